@@ -1,0 +1,254 @@
+"""`pulse demo`: the main job on a real event log, end to end, with a report.
+
+Imports the KDD Cup 2015 activity log (or, where it is absent, the project's
+synthetic log), publishes it to fresh topics on the real broker, runs the real
+worker over it on the log's own event time from a clean Redis namespace,
+reads every task back from the touchpoints topic and prints what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from tqdm import tqdm
+
+from worker import kddcup, synthetic
+from worker.engagement import window_tier
+from worker.events import parse_timestamp
+from worker.kafka_io import (
+    delete_topics,
+    ensure_topics,
+    publish_lines,
+    read_lines,
+    read_topic,
+)
+from worker.keys import Keys
+from worker.logs import get_logger
+from worker.report import LabelScore, read_tasks, render, score_labels
+from worker.rules import Rules, load_rules
+from worker.settings import Settings, load_settings
+from worker.state import MonthActivity, Store, Ttl
+from worker.tiers import SECONDS_PER_DAY, Tier, day_of
+
+DEFAULT_DATA = Path("../shared/datasets/kddcup2015-daily/trainCourse1038.csv")
+RULES = Path("rules/kddcup.yaml")
+PREFIX = "pulse-demo"
+WAIT_LIMIT_S = 900
+log = get_logger("demo")
+
+
+def demo_settings(base: Settings, run: str) -> Settings:
+    """The operator's settings, with the demo's own topics, namespace and clock."""
+    return base.model_copy(
+        update={
+            "events_topic": f"{PREFIX}.{run}.product.events",
+            "dlq_topic": f"{PREFIX}.{run}.product.events.dlq",
+            "touchpoints_topic": f"{PREFIX}.{run}.cs.touchpoints",
+            "group_id": f"{PREFIX}-{run}",
+            "redis_prefix": PREFIX,
+            "rules_path": RULES,
+            "clock": "event",
+            "future_skew_seconds": float(SECONDS_PER_DAY),
+        }
+    )
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """Environment that makes `pulse worker` run with these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+    for name, value in settings.model_dump(mode="json").items():
+        env[f"PULSE_{name.upper()}"] = str(value)
+    return env
+
+
+def prepare_events(data: Path | None, out: Path) -> tuple[Path, dict[str, int], str]:
+    """Events file, labels and a description of the source."""
+    events = out / "events.jsonl"
+    source = data or Path(os.environ.get("PULSE_DEMO_DATA", DEFAULT_DATA))
+    if source.is_file():
+        summary = kddcup.import_file(source, events)
+        labels_file = source.parent / "truth_train.csv"
+        labels = kddcup.read_labels(labels_file) if labels_file.is_file() else {}
+        return (
+            events,
+            labels,
+            (
+                f"KDD Cup 2015 activity log {source.name}: {summary.rows:,} rows, "
+                f"{summary.enrollments:,} enrollments, {summary.first_day} to "
+                f"{summary.last_day}"
+            ),
+        )
+    generated = synthetic.generate(events)
+    return (
+        events,
+        kddcup.read_labels(generated.labels_path),
+        (
+            f"SYNTHETIC stand-in data ({source} not found): {len(generated.users)} "
+            f"generated users, {generated.first_day} to {generated.last_day}"
+        ),
+    )
+
+
+def ever_power(events: Path, rules: Rules) -> tuple[set[str], int]:
+    """Users who reached the Power tier on any day, and the log's last day."""
+    users: set[str] = set()
+    last = 0
+    for line in read_lines(events):
+        event = json.loads(line)
+        last = max(last, day_of(parse_timestamp(event["timestamp"])))
+        if rules.classify(event["event"], event.get("properties") or {}) is Tier.POWER:
+            users.add(event["user_id"])
+    return users, last
+
+
+async def clean_state(settings: Settings) -> None:
+    """Remove the previous demo's topics and Redis keys."""
+    await delete_topics(settings.kafka_bootstrap, f"{PREFIX}.")
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        async for key in client.scan_iter(match=f"{PREFIX}:*", count=1000):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+async def wait_for_worker(
+    settings: Settings, total: int, proc: subprocess.Popen[bytes], log_path: Path
+) -> bool:
+    """Wait until the worker has handled every published record."""
+    store = _store(settings)
+    started = time.monotonic()
+    try:
+        with tqdm(total=total, unit="ev", desc="worker", file=sys.stderr) as bar:
+            while True:
+                done = (await store.counters()).get("records", 0)
+                bar.update(done - bar.n)
+                if done >= total:
+                    return True
+                if proc.poll() is not None or time.monotonic() - started > WAIT_LIMIT_S:
+                    return False
+                await asyncio.sleep(0.5)
+    finally:
+        await store.client.aclose()
+
+
+def _store(settings: Settings) -> Store:
+    return Store(
+        aioredis.from_url(settings.redis_url),
+        Keys(settings.redis_prefix),
+        Ttl(0, 0, 0, 0),
+        0,
+    )
+
+
+async def final_state(
+    settings: Settings, rules: Rules, day: int
+) -> tuple[dict[str, int], dict[str, Counter[Tier]], dict[str, MonthActivity]]:
+    """Counters, users per tier and month activity per account, read from Redis."""
+    store = _store(settings)
+    try:
+        tiers: dict[str, Counter[Tier]] = {}
+        activity: dict[str, MonthActivity] = {}
+        for account in await store.accounts():
+            counts: Counter[Tier] = Counter()
+            for user in await store.users(account):
+                days = await store.user_days(account, user)
+                counts[window_tier(days, day, rules.window)] += 1
+            tiers[account] = counts
+            activity[account] = await store.month_activity(account, day)
+        return await store.counters(), tiers, activity
+    finally:
+        await store.client.aclose()
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the worker gently, then firmly."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a log file."""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def run_demo(data: Path | None, out: Path) -> int:
+    """Run the demo; 0 when it completed and opened at least one task."""
+    settings = demo_settings(load_settings(), time.strftime("%Y%m%d%H%M%S"))
+    rules = load_rules(RULES)
+    out.mkdir(parents=True, exist_ok=True)
+
+    events, labels, source = prepare_events(data, out)
+    asyncio.run(clean_state(settings))
+    topics = (settings.events_topic, settings.dlq_topic, settings.touchpoints_topic)
+    asyncio.run(
+        ensure_topics(settings.kafka_bootstrap, topics, settings.topic_partitions)
+    )
+    total = sum(1 for _ in read_lines(events))
+    with tqdm(total=total, unit="ev", desc="publish", file=sys.stderr) as bar:
+        asyncio.run(
+            publish_lines(
+                settings.kafka_bootstrap,
+                settings.events_topic,
+                read_lines(events),
+                bar.update,
+            )
+        )
+
+    log_path = out / "worker.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "worker", "worker", "--datadir", str(out / "faust")],
+            env=worker_env(settings),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            finished = asyncio.run(wait_for_worker(settings, total, proc, log_path))
+            records = asyncio.run(
+                read_topic(settings.kafka_bootstrap, settings.touchpoints_topic)
+            )
+        finally:
+            stop(proc)
+    if not finished:
+        print(
+            f"pulse demo: the worker did not finish; its log:\n{tail(log_path)}",
+            file=sys.stderr,
+        )
+        return 1
+
+    tasks = read_tasks(r.value for r in records)
+    tasks_file = out / "touchpoints.jsonl"
+    tasks_file.write_text("".join(t.to_json() + "\n" for t in tasks))
+    power, last_day = ever_power(events, rules)
+    counters, tiers, activity = asyncio.run(final_state(settings, rules, last_day))
+    score: LabelScore | None = (
+        score_labels(tasks, labels, power, last_day) if labels else None
+    )
+    report = render(
+        source=source,
+        counters=counters,
+        published=total,
+        tiers=tiers,
+        activity=activity,
+        tasks=tasks,
+        score=score,
+        tasks_file=str(tasks_file),
+    )
+    (out / "report.txt").write_text(report + "\n")
+    print(report)
+    return 0 if tasks else 1

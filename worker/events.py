@@ -1,0 +1,129 @@
+"""The event envelope (DESIGN §2): parsing raw Kafka records into events.
+
+Two shapes are accepted: Pulse's canonical envelope and Segment's `track`
+call. Anything else raises `InputError` with a stable reason code; the caller
+sends the record to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from worker.errors import InputError
+
+# Ids end up inside Redis keys: braces would break the account hash tag and
+# whitespace makes keys unreadable in redis-cli.
+ID_PATTERN = r"^[^\s{}]{1,128}$"
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
+class Event(BaseModel):
+    """One product-usage event, validated and normalised to UTC."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: str = Field(pattern=ID_PATTERN)
+    account_id: str = Field(pattern=ID_PATTERN)
+    user_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    event: str = Field(min_length=1, max_length=200)
+    timestamp: datetime
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _parse_timestamp(cls, value: object) -> datetime:
+        return parse_timestamp(value)
+
+
+def parse_timestamp(value: object) -> datetime:
+    """Read ISO-8601 with an offset, or epoch milliseconds, as an aware UTC time."""
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be ISO-8601 or epoch milliseconds")
+    if isinstance(value, int | float):
+        if not 0 <= value <= MAX_EPOCH_MS:
+            raise ValueError("epoch milliseconds out of range")
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("timestamp is not ISO-8601") from None
+        if parsed.tzinfo is None:
+            raise ValueError("timestamp has no UTC offset")
+        return parsed.astimezone(UTC)
+    raise ValueError("timestamp must be ISO-8601 or epoch milliseconds")
+
+
+def _from_segment(obj: dict[str, Any]) -> dict[str, Any]:
+    properties = obj.get("properties") or {}
+    context = obj.get("context") or {}
+    account = None
+    if isinstance(context, dict):
+        account = context.get("groupId")
+    if account is None and isinstance(properties, dict):
+        account = properties.get("account_id")
+    return {
+        "event_id": obj.get("messageId"),
+        "user_id": obj.get("userId"),
+        "account_id": account,
+        "event": obj.get("event"),
+        "timestamp": obj.get("timestamp"),
+        "properties": properties,
+    }
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:3]:
+        where = ".".join(str(p) for p in item["loc"]) or "record"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def parse_event(raw: bytes | None, max_bytes: int) -> Event:
+    """Turn one Kafka record value into an `Event`, or raise `InputError`."""
+    if raw is None or not raw.strip():
+        raise InputError("empty", "record has no value")
+    if len(raw) > max_bytes:
+        raise InputError("too_large", f"{len(raw)} bytes exceeds {max_bytes}")
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError("not_json", str(exc)) from exc
+    if not isinstance(obj, dict):
+        raise InputError(
+            "not_object", f"expected a JSON object, got {type(obj).__name__}"
+        )
+
+    fields = _from_segment(obj) if "messageId" in obj else obj
+    try:
+        return Event.model_validate(fields)
+    except ValidationError as exc:
+        raise InputError("invalid_envelope", _describe(exc)) from exc
+
+
+def check_not_future(event: Event, now: datetime, skew: timedelta) -> None:
+    """Reject an event stamped further ahead of `now` than the skew allows."""
+    if event.timestamp > now + skew:
+        raise InputError(
+            "in_future",
+            f"timestamp {event.timestamp.isoformat()} is more than {skew} "
+            f"after {now.isoformat()}",
+        )
+
+
+def check_time(
+    event: Event, now: datetime, lateness: timedelta, skew: timedelta
+) -> None:
+    """Reject an event too far ahead of, or too far behind, the clock in use."""
+    check_not_future(event, now, skew)
+    if event.timestamp < now - lateness:
+        raise InputError(
+            "too_late",
+            f"timestamp {event.timestamp.isoformat()} is more than {lateness} "
+            f"before {now.isoformat()}",
+        )

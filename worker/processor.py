@@ -1,0 +1,241 @@
+"""The stream processor: records in, state updated, touchpoints out.
+
+Kafka-free on purpose: the faust agent hands it batches of records and a sink,
+tests can do the same. Per batch it validates every record, applies the
+accepted ones to Redis in one round trip, and evaluates the users whose
+history changed. Checks that are due because time passed run in `sweep`,
+which the event clock triggers inline whenever a day closes and the wall
+clock triggers from a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from worker.clock import EventClock
+from worker.engagement import DayTiers, Drop, evaluate, next_check
+from worker.errors import InputError
+from worker.events import Event, check_not_future, check_time, parse_event
+from worker.logs import get_logger
+from worker.protocols import Clock, Record, Rejection, Sink
+from worker.rules import Rules
+from worker.settings import Settings
+from worker.state import Store, Update
+from worker.tasks import Task, drop_task
+from worker.tiers import Tier, closed_day
+
+SWEEP_PAGE = 500
+log = get_logger("processor")
+
+
+@dataclass
+class BatchStats:
+    """What one batch did."""
+
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    ignored: int = 0
+    opened: list[Task] = field(default_factory=list)
+
+
+class Processor:
+    """Validate, apply and evaluate; every decision comes from the pure core."""
+
+    def __init__(
+        self, settings: Settings, rules: Rules, store: Store, clock: Clock, sink: Sink
+    ) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.store = store
+        self.clock = clock
+        self.sink = sink
+        self.swept: int | None = None
+        self.lock = asyncio.Lock()
+
+    @property
+    def event_time(self) -> bool:
+        """Whether the stream's own event time drives the clock."""
+        return isinstance(self.clock, EventClock)
+
+    def closed(self) -> int | None:
+        """The last day whose windows are final under the current clock."""
+        now = self.clock.now()
+        return None if now is None else closed_day(now, self.settings.lateness)
+
+    async def handle(self, records: Sequence[Record]) -> BatchStats:
+        """Process one batch of records from the input topic."""
+        stats = BatchStats()
+        async with self.lock:
+            pending: list[Update] = []
+            for record in records:
+                update = await self._admit(record, stats)
+                if update is not None:
+                    pending.append(update)
+                if self.event_time and self._day_closed():
+                    await self._apply(pending, stats)
+                    pending = []
+                    stats.opened += await self._sweep()
+            await self._apply(pending, stats)
+            if self.event_time and (now := self.clock.now()) is not None:
+                await self.store.advance_clock(now.timestamp())
+        await self.store.count(
+            accepted=stats.accepted,
+            duplicate=stats.duplicate,
+            rejected=stats.rejected,
+            ignored=stats.ignored,
+            records=len(records),
+            tasks_opened=len(stats.opened),
+        )
+        return stats
+
+    async def sweep(self) -> list[Task]:
+        """Run every check that time passing has made due; returns tasks opened."""
+        async with self.lock:
+            return await self._sweep()
+
+    async def _admit(self, record: Record, stats: BatchStats) -> Update | None:
+        try:
+            event = parse_event(record.value, self.settings.max_event_bytes)
+            self._check_time(event)
+        except InputError as exc:
+            if exc.reason == "too_late" and await self._already_applied(record):
+                stats.duplicate += 1
+                return None
+            await self._reject(Rejection(record, exc.reason, exc.detail))
+            stats.rejected += 1
+            return None
+
+        self.clock.observe(event.timestamp)
+        tier = self.rules.classify(event.event, event.properties)
+        if tier is None:
+            stats.ignored += 1
+        return Update(
+            event.event_id,
+            event.account_id,
+            event.user_id,
+            event.timestamp.date().toordinal(),
+            tier or Tier.NONE,
+        )
+
+    def _check_time(self, event: Event) -> None:
+        # Nothing can come from the real future, whichever clock is in use.
+        check_not_future(event, datetime.now(UTC), self.settings.skew)
+        now = self.clock.now()
+        if now is not None:
+            check_time(event, now, self.settings.lateness, self.settings.skew)
+
+    async def _already_applied(self, record: Record) -> bool:
+        event = parse_event(record.value, self.settings.max_event_bytes)
+        return await self.store.was_seen(
+            event.account_id, event.timestamp.date().toordinal(), event.event_id
+        )
+
+    async def _reject(self, rejection: Rejection) -> None:
+        log.warning(
+            "event_rejected",
+            reason=rejection.reason,
+            detail=rejection.detail,
+            topic=rejection.record.topic,
+            partition=rejection.record.partition,
+            offset=rejection.record.offset,
+        )
+        await self.sink.dead_letter(rejection)
+
+    def _day_closed(self) -> bool:
+        closed = self.closed()
+        return closed is not None and (self.swept is None or closed > self.swept)
+
+    async def _apply(self, pending: list[Update], stats: BatchStats) -> None:
+        if not pending:
+            return
+        results = await self.store.apply(pending)
+        closed = self.closed()
+        schedule: list[tuple[str, str, int]] = []
+        for update, applied in zip(pending, results, strict=True):
+            if applied.duplicate:
+                stats.duplicate += 1
+                continue
+            stats.accepted += 1
+            if applied.days is None or update.user is None or closed is None:
+                continue
+            stats.opened += await self._recheck(
+                update.account, update.user, applied.days, closed
+            )
+            due = next_check(applied.days, closed, self.rules.window)
+            if due is not None:
+                schedule.append((update.account, update.user, due))
+        await self.store.schedule(schedule)
+
+    async def _recheck(
+        self, account: str, user: str, days: DayTiers, closed: int
+    ) -> list[Task]:
+        """Re-run the checks a user's retained history allows (a safety net)."""
+        first = next_check(days, closed - 2 * self.rules.window.days, self.rules.window)
+        if first is None or first > closed:
+            return []
+        drops, _ = evaluate(days, first, closed, self.rules.window)
+        return await self._open_all(account, user, drops)
+
+    async def _sweep(self) -> list[Task]:
+        closed = self.closed()
+        if closed is None:
+            return []
+        opened: list[Task] = []
+        checked = 0
+        while True:
+            due = await self.store.due(closed, SWEEP_PAGE)
+            for account, user, day in due:
+                days = await self.store.user_days(account, user)
+                drops, following = evaluate(days, day, closed, self.rules.window)
+                opened += await self._open_all(account, user, drops)
+                await self.store.reschedule(account, user, following)
+            checked += len(due)
+            if len(due) < SWEEP_PAGE:
+                break
+        if self.swept != closed:
+            log.debug("day_closed", day=closed, checked=checked, opened=len(opened))
+        self.swept = closed
+        return opened
+
+    async def _open_all(
+        self, account: str, user: str, drops: Sequence[Drop]
+    ) -> list[Task]:
+        opened = []
+        for drop in drops:
+            task = drop_task(drop, account, user, self.rules, self.settings.lateness)
+            if await self._open(task, f"user:{user}"):
+                opened.append(task)
+        return opened
+
+    async def _open(self, task: Task, subject: str) -> bool:
+        cooldown = self.rules.touchpoints[task.kind].cooldown_days
+        opened = task.opened_at.timestamp()
+        body = task.to_json()
+        claim = await self.store.claim_task(
+            task.account_id,
+            task.task_id,
+            subject,
+            body,
+            opened,
+            opened + cooldown * 86_400,
+        )
+        if claim in ("cooldown", "sent"):
+            return False
+        if claim != "new":
+            task = Task.model_validate_json(claim)
+        await self.sink.publish_task(task)
+        await self.store.mark_sent(task.account_id, task.task_id)
+        await self.store.count(tasks_opened=1)
+        log.info(
+            "task_opened",
+            task_id=task.task_id,
+            kind=task.kind.value,
+            account_id=task.account_id,
+            user_id=task.user_id,
+            opened_at=task.opened_at.isoformat(),
+        )
+        return True

@@ -1,0 +1,48 @@
+"""The shapes the core depends on, so tests and the Kafka edge can plug in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from worker.tasks import Task
+
+
+class Clock(Protocol):
+    """Where the current time comes from: wall time or the stream's event time."""
+
+    def now(self) -> datetime | None:
+        """The current time, or None when an event clock has seen no event yet."""
+
+    def observe(self, ts: datetime) -> None:
+        """Take note of an accepted event's time."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One Kafka record as consumed: raw value and where it came from."""
+
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record that could not become an event, and why."""
+
+    record: Record
+    reason: str
+    detail: str
+
+
+class Sink(Protocol):
+    """Where the core's output goes."""
+
+    async def publish_task(self, task: Task) -> None:
+        """Publish a touchpoint task; return only once the broker has it."""
+
+    async def dead_letter(self, rejection: Rejection) -> None:
+        """Publish a rejected record with its reason."""

@@ -1,0 +1,93 @@
+"""Runtime settings: one validated object read from `PULSE_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worker.errors import ConfigError
+
+ENV_PREFIX = "PULSE_"
+
+# Variables read by scripts/ and the Makefile, not by the worker.
+INFRA_VARIABLES = frozenset(
+    {
+        "PULSE_CACHE_DIR",
+        "PULSE_KAFKA_PORT",
+        "PULSE_KAFKA_CONTROLLER_PORT",
+        "PULSE_KAFKA_DATA_DIR",
+        "PULSE_KAFKA_VERSION",
+        "PULSE_REDIS_PORT",
+        "PULSE_REDIS_DATA_DIR",
+        "PULSE_DEMO_DATA",
+    }
+)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True
+    )
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field(default="pulse", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    group_id: str = "pulse"
+    events_topic: str = "product.events"
+    dlq_topic: str = "product.events.dlq"
+    touchpoints_topic: str = "cs.touchpoints"
+    topic_partitions: int = Field(default=4, ge=1, le=1024)
+    rules_path: Path = Path("rules/engagement.yaml")
+    clock: Literal["wall", "event"] = "wall"
+    allowed_lateness_seconds: float = Field(default=3600, ge=0)
+    future_skew_seconds: float = Field(default=300, ge=0)
+    max_event_bytes: int = Field(default=65_536, ge=256)
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    batch_seconds: float = Field(default=0.2, gt=0)
+    sweep_interval_seconds: float = Field(default=30, gt=0)
+    task_memory_days: int = Field(default=90, ge=1)
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def lateness(self) -> timedelta:
+        """Allowed lateness as a duration."""
+        return timedelta(seconds=self.allowed_lateness_seconds)
+
+    @property
+    def skew(self) -> timedelta:
+        """Allowed future skew as a duration."""
+        return timedelta(seconds=self.future_skew_seconds)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """`PULSE_*` variables that name no setting: almost always a typo."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.startswith(ENV_PREFIX) and name not in known | INFRA_VARIABLES
+    )
+
+
+def load_settings() -> Settings:
+    """Read and validate settings once, at start-up."""
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(unknown)}")
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = (
+            ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        )
+        raise ConfigError(f"{field}: {first['msg']}") from exc
