@@ -238,8 +238,9 @@ def test_labels_may_be_keyed_by_user_id_directly(tmp_path: Path) -> None:
         pytest.param("", "header", id="empty-file"),
         pytest.param("enrollment_id,label\n1,2\n", ":2: label", id="label-not-binary"),
         pytest.param("enrollment_id,label\n1\n", ":2: label", id="label-missing"),
-        pytest.param("enrollment_id,label\n1,0\n1,1\n", ":3: second label",
-                     id="duplicate-id"),
+        pytest.param(
+            "enrollment_id,label\n1,0\n1,1\n", ":3: second label", id="duplicate-id"
+        ),
     ],
 )
 def test_malformed_labels_are_rejected(tmp_path: Path, text: str, message: str) -> None:

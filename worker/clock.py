@@ -12,21 +12,39 @@ class WallClock:
         """The current UTC time."""
         return datetime.now(UTC)
 
-    def observe(self, ts: datetime) -> None:
+    def latest(self) -> datetime | None:
+        """The current UTC time."""
+        return self.now()
+
+    def observe(self, ts: datetime, partition: int) -> None:
         """Ignore an event's time."""
 
 
 class EventClock:
-    """The highest event time seen so far (a watermark); None before any event."""
+    """Event time as a watermark: the slowest input partition's latest event.
+
+    Partitions are consumed at different speeds, so the clock is the minimum
+    over the partitions seen of each one's highest event time; an event from
+    a partition that lags behind is then not mistaken for a late one.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start
+        self._start = start
+        self._partitions: dict[int, datetime] = {}
 
     def now(self) -> datetime | None:
-        """The watermark."""
-        return self._now
+        """The watermark; None before any event (unless resumed from storage)."""
+        if not self._partitions:
+            return self._start
+        slowest = min(self._partitions.values())
+        return slowest if self._start is None else max(slowest, self._start)
 
-    def observe(self, ts: datetime) -> None:
-        """Move the watermark forward to `ts` if it is later."""
-        if self._now is None or ts > self._now:
-            self._now = ts
+    def latest(self) -> datetime | None:
+        """The highest event time seen on any partition."""
+        return max(self._partitions.values(), default=self._start)
+
+    def observe(self, ts: datetime, partition: int) -> None:
+        """Move a partition's watermark forward to `ts` if it is later."""
+        current = self._partitions.get(partition)
+        if current is None or ts > current:
+            self._partitions[partition] = ts

@@ -71,7 +71,10 @@ def detect_drop(days: DayTiers, end: int, window: Window) -> Drop | None:
         for day, tier in days.items()
         if tier is Tier.POWER and previous_start <= day <= end - window.days
     )
-    kind = Kind.POWER_TO_PASSIVE if after is Tier.PASSIVE else Kind.POWER_TO_DORMANT
+    current = tier_counts(days, end, window)
+    # Dormant means no activity at all, not merely too few days to rate passive.
+    silent = not any(current.values())
+    kind = Kind.POWER_TO_DORMANT if silent else Kind.POWER_TO_PASSIVE
     return Drop(
         kind=kind,
         end=end,
@@ -79,7 +82,7 @@ def detect_drop(days: DayTiers, end: int, window: Window) -> Drop | None:
         after=after,
         last_power_day=last_power,
         previous_counts=tier_counts(days, end - window.days, window),
-        current_counts=tier_counts(days, end, window),
+        current_counts=current,
     )
 
 

@@ -54,7 +54,10 @@ def parse_timestamp(value: object) -> datetime:
             raise ValueError("timestamp is not ISO-8601") from None
         if parsed.tzinfo is None:
             raise ValueError("timestamp has no UTC offset")
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("timestamp is outside the UTC calendar") from None
     raise ValueError("timestamp must be ISO-8601 or epoch milliseconds")
 
 
@@ -94,6 +97,8 @@ def parse_event(raw: bytes | None, max_bytes: int) -> Event:
         obj = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError("not_json", str(exc)) from exc
+    except RecursionError:
+        raise InputError("not_json", "nested too deeply") from None
     if not isinstance(obj, dict):
         raise InputError(
             "not_object", f"expected a JSON object, got {type(obj).__name__}"
@@ -116,14 +121,19 @@ def check_not_future(event: Event, now: datetime, skew: timedelta) -> None:
         )
 
 
-def check_time(
-    event: Event, now: datetime, lateness: timedelta, skew: timedelta
-) -> None:
-    """Reject an event too far ahead of, or too far behind, the clock in use."""
-    check_not_future(event, now, skew)
+def check_late(event: Event, now: datetime, lateness: timedelta) -> None:
+    """Reject an event stamped further behind `now` than the lateness allows."""
     if event.timestamp < now - lateness:
         raise InputError(
             "too_late",
             f"timestamp {event.timestamp.isoformat()} is more than {lateness} "
             f"before {now.isoformat()}",
         )
+
+
+def check_time(
+    event: Event, now: datetime, lateness: timedelta, skew: timedelta
+) -> None:
+    """Reject an event too far ahead of, or too far behind, the clock in use."""
+    check_not_future(event, now, skew)
+    check_late(event, now, lateness)

@@ -157,7 +157,9 @@ async def read_topic(
     )
     out: list[Consumed] = []
     try:
-        assigned = [TopicPartition(topic, p) for p in await partitions(bootstrap, topic)]
+        assigned = [
+            TopicPartition(topic, p) for p in await partitions(bootstrap, topic)
+        ]
         await consumer.start()
         if not assigned:
             return out

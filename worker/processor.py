@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from worker.clock import EventClock
 from worker.engagement import DayTiers, Drop, evaluate, next_check
 from worker.errors import InputError
-from worker.events import Event, check_not_future, check_time, parse_event
+from worker.events import Event, check_late, check_not_future, parse_event
 from worker.logs import get_logger
 from worker.protocols import Clock, Record, Rejection, Sink
 from worker.rules import Rules
@@ -108,8 +108,18 @@ class Processor:
             await self._reject(Rejection(record, exc.reason, exc.detail))
             stats.rejected += 1
             return None
+        except Exception as exc:  # a bug in validation must not stop the stream
+            log.exception(
+                "event_unprocessable",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+            await self._reject(Rejection(record, "unprocessable", repr(exc)))
+            stats.rejected += 1
+            return None
 
-        self.clock.observe(event.timestamp)
+        self.clock.observe(event.timestamp, record.partition)
         tier = self.rules.classify(event.event, event.properties)
         if tier is None:
             stats.ignored += 1
@@ -124,9 +134,11 @@ class Processor:
     def _check_time(self, event: Event) -> None:
         # Nothing can come from the real future, whichever clock is in use.
         check_not_future(event, datetime.now(UTC), self.settings.skew)
-        now = self.clock.now()
+        latest, now = self.clock.latest(), self.clock.now()
+        if latest is not None:
+            check_not_future(event, latest, self.settings.skew)
         if now is not None:
-            check_time(event, now, self.settings.lateness, self.settings.skew)
+            check_late(event, now, self.settings.lateness)
 
     async def _already_applied(self, record: Record) -> bool:
         event = parse_event(record.value, self.settings.max_event_bytes)
@@ -188,11 +200,13 @@ class Processor:
         checked = 0
         while True:
             due = await self.store.due(closed, SWEEP_PAGE)
-            for account, user, day in due:
-                days = await self.store.user_days(account, user)
-                drops, following = evaluate(days, day, closed, self.rules.window)
+            histories = await self.store.many_user_days([(a, u) for a, u, _ in due])
+            following: list[tuple[str, str, int | None]] = []
+            for (account, user, day), days in zip(due, histories, strict=True):
+                drops, after = evaluate(days, day, closed, self.rules.window)
                 opened += await self._open_all(account, user, drops)
-                await self.store.reschedule(account, user, following)
+                following.append((account, user, after))
+            await self.store.reschedule(following)
             checked += len(due)
             if len(due) < SWEEP_PAGE:
                 break
@@ -206,7 +220,14 @@ class Processor:
     ) -> list[Task]:
         opened = []
         for drop in drops:
-            task = drop_task(drop, account, user, self.rules, self.settings.lateness)
+            task = drop_task(
+                drop,
+                account,
+                user,
+                self.rules,
+                self.settings.lateness,
+                detected=None if self.event_time else self.clock.now(),
+            )
             if await self._open(task, f"user:{user}"):
                 opened.append(task)
         return opened

@@ -15,8 +15,11 @@ class Clock(Protocol):
     def now(self) -> datetime | None:
         """The current time, or None when an event clock has seen no event yet."""
 
-    def observe(self, ts: datetime) -> None:
-        """Take note of an accepted event's time."""
+    def latest(self) -> datetime | None:
+        """The furthest time seen: what an event is checked against for the future."""
+
+    def observe(self, ts: datetime, partition: int) -> None:
+        """Take note of an accepted event's time and the partition it came from."""
 
 
 @dataclass(frozen=True)

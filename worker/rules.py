@@ -76,11 +76,18 @@ def _compare(value: Any, bound: float, ok: Callable[[float, float], bool]) -> bo
     return number is not None and ok(number, bound)
 
 
+def _equal(value: Any, arg: Any) -> bool:
+    # YAML's `true` must not match a property of 1 (Python says True == 1).
+    if isinstance(value, bool) != isinstance(arg, bool):
+        return False
+    return bool(value == arg)
+
+
 _TESTS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": lambda value, arg: bool(value == arg),
-    "ne": lambda value, arg: bool(value != arg),
-    "in_": lambda value, arg: value in arg,
-    "not_in": lambda value, arg: value not in arg,
+    "eq": _equal,
+    "ne": lambda value, arg: not _equal(value, arg),
+    "in_": lambda value, arg: any(_equal(value, a) for a in arg),
+    "not_in": lambda value, arg: not any(_equal(value, a) for a in arg),
     "gt": lambda value, arg: _compare(value, arg, lambda a, b: a > b),
     "gte": lambda value, arg: _compare(value, arg, lambda a, b: a >= b),
     "lt": lambda value, arg: _compare(value, arg, lambda a, b: a < b),
@@ -215,10 +222,25 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML loader that refuses a key given twice (YAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def parse_rules(text: str, source: str) -> Rules:
     """Validate rules given as YAML text; `source` names the file in errors."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "yaml"

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from worker.errors import ConfigError
 
 ENV_PREFIX = "PULSE_"
+MAX_DURATION_S = 90 * 86_400
 
 # Variables read by scripts/ and the Makefile, not by the worker.
 INFRA_VARIABLES = frozenset(
@@ -47,8 +48,8 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=4, ge=1, le=1024)
     rules_path: Path = Path("rules/engagement.yaml")
     clock: Literal["wall", "event"] = "wall"
-    allowed_lateness_seconds: float = Field(default=3600, ge=0)
-    future_skew_seconds: float = Field(default=300, ge=0)
+    allowed_lateness_seconds: float = Field(default=3600, ge=0, le=MAX_DURATION_S)
+    future_skew_seconds: float = Field(default=300, ge=0, le=MAX_DURATION_S)
     max_event_bytes: int = Field(default=65_536, ge=256)
     batch_size: int = Field(default=500, ge=1, le=10_000)
     batch_seconds: float = Field(default=0.2, gt=0)
@@ -74,7 +75,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     return sorted(
         name
         for name in environ
-        if name.startswith(ENV_PREFIX) and name not in known | INFRA_VARIABLES
+        if name.upper().startswith(ENV_PREFIX) and name not in known | INFRA_VARIABLES
     )
 
 

@@ -206,6 +206,16 @@ class Store:
         raw = await self._call(self.client.hgetall(self.keys.user_days(account, user)))
         return {int(k): Tier(int(v)) for k, v in raw.items()}
 
+    async def many_user_days(
+        self, subjects: Sequence[tuple[str, str]]
+    ) -> list[dict[int, Tier]]:
+        """Day tiers of several (account, user) pairs in one round trip."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for account, user in subjects:
+                pipe.hgetall(self.keys.user_days(account, user))
+            rows = await self._call(pipe.execute())
+        return [{int(k): Tier(int(v)) for k, v in raw.items()} for raw in rows]
+
     async def users(self, account: str) -> list[str]:
         """The account's users active in the last month of state."""
         return [
@@ -237,13 +247,17 @@ class Store:
         if mapping:
             await self._call(self.client.zadd(self.keys.due, mapping, lt=True))
 
-    async def reschedule(self, account: str, user: str, day: int | None) -> None:
-        """Set a user's next check, or drop it when none is needed."""
-        member = due_member(account, user)
-        if day is None:
-            await self._call(self.client.zrem(self.keys.due, member))
-        else:
-            await self._call(self.client.zadd(self.keys.due, {member: day}))
+    async def reschedule(self, entries: Iterable[tuple[str, str, int | None]]) -> None:
+        """Set each user's next check, or drop it when none is needed."""
+        done = [(due_member(a, u), day) for a, u, day in entries]
+        later = {member: day for member, day in done if day is not None}
+        finished = [member for member, day in done if day is None]
+        async with self.client.pipeline(transaction=False) as pipe:
+            if later:
+                pipe.zadd(self.keys.due, later)
+            if finished:
+                pipe.zrem(self.keys.due, *finished)
+            await self._call(pipe.execute())
 
     async def due(self, until: int, limit: int) -> list[tuple[str, str, int]]:
         """Users whose next check falls on or before `until`, earliest first."""

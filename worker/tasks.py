@@ -69,12 +69,24 @@ def _window(end: int, days: int, tier: str, counts: dict[str, int]) -> dict[str,
 
 
 def drop_task(
-    drop: Drop, account: str, user: str, rules: Rules, lateness: timedelta
+    drop: Drop,
+    account: str,
+    user: str,
+    rules: Rules,
+    lateness: timedelta,
+    detected: datetime | None = None,
 ) -> Task:
-    """The touchpoint for one power-user drop."""
+    """The touchpoint for one power-user drop.
+
+    It opens when its window became final, or at `detected` if that is later
+    (a live worker catching up after downtime), so its deadline is never
+    already past when it is published.
+    """
     config = rules.touchpoints[drop.kind]
     days = rules.window.days
     opened = opened_at(drop.end, lateness)
+    if detected is not None:
+        opened = max(opened, detected)
     return Task(
         task_id=task_id(
             drop.kind, account, f"user:{user}", day_iso(drop.last_power_day)

@@ -139,20 +139,36 @@ class RunningWorker:
 
 
 @pytest.fixture
-def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[[], RunningWorker]]:
+def start_worker(
+    settings: Settings, tmp_path: Path
+) -> Iterator[Callable[[], RunningWorker]]:
     """Factory that starts `pulse worker` on this test's settings; stops it after."""
     started: list[RunningWorker] = []
-    asyncio.run(ensure_topics(KAFKA, [settings.events_topic, settings.dlq_topic,
-                                      settings.touchpoints_topic],
-                              settings.topic_partitions))
+    asyncio.run(
+        ensure_topics(
+            KAFKA,
+            [settings.events_topic, settings.dlq_topic, settings.touchpoints_topic],
+            settings.topic_partitions,
+        )
+    )
 
     def start() -> RunningWorker:
         log = tmp_path / f"worker-{len(started)}.log"
         handle = log.open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "worker", "worker", "--datadir",
-             str(tmp_path / f"faust-{len(started)}")],
-            cwd=ROOT, env=worker_env(settings), stdout=handle, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "worker",
+                "worker",
+                "--datadir",
+                str(tmp_path / f"faust-{len(started)}"),
+            ],
+            cwd=ROOT,
+            env=worker_env(settings),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
         worker = RunningWorker(proc, log, handle)
         started.append(worker)
         return worker
@@ -162,18 +178,32 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[[], Ru
         worker.stop()
 
 
-def envelope(event_id: str, user: str, event: str, ts: datetime,
-             account: str = "acct-1", **extra: Any) -> bytes:
+def envelope(
+    event_id: str,
+    user: str,
+    event: str,
+    ts: datetime,
+    account: str = "acct-1",
+    **extra: Any,
+) -> bytes:
     """One canonical event as the bytes a producer would send."""
-    body = {"event_id": event_id, "account_id": account, "user_id": user, "event": event,
-            "timestamp": ts.isoformat(), "properties": {}, **extra}
+    body = {
+        "event_id": event_id,
+        "account_id": account,
+        "user_id": user,
+        "event": event,
+        "timestamp": ts.isoformat(),
+        "properties": {},
+        **extra,
+    }
     return json.dumps(body).encode()
 
 
-async def wait_for(store: Store, counter: str, value: int, worker: RunningWorker,
-                   timeout: float = 90) -> dict[str, int]:
+async def wait_for(
+    store: Store, counter: str, value: int, worker: RunningWorker, limit_s: float = 90
+) -> dict[str, int]:
     """Wait until a running counter reaches `value`; fail with the worker's log."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         counters = await store.counters()
         if counters.get(counter, 0) >= value:
@@ -181,8 +211,10 @@ async def wait_for(store: Store, counter: str, value: int, worker: RunningWorker
         if not worker.alive():
             pytest.fail(f"worker exited early:\n{worker.output()[-4000:]}")
         await asyncio.sleep(0.2)
-    pytest.fail(f"{counter} never reached {value}: {await store.counters()}\n"
-                f"{worker.output()[-4000:]}")
+    pytest.fail(
+        f"{counter} never reached {value}: {await store.counters()}\n"
+        f"{worker.output()[-4000:]}"
+    )
 
 
 async def raw_redis(url: str = REDIS) -> aioredis.Redis:

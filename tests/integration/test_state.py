@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from worker.app import build_store
 from worker.clock import EventClock
@@ -58,8 +60,9 @@ async def snapshot(store: Store, users: set[str]) -> dict[str, object]:
     }
 
 
-async def run_stream(settings: Settings, rules: Rules, batches: list[list[bytes]]) -> tuple[
-        dict[str, object], list[str]]:
+async def run_stream(
+    settings: Settings, rules: Rules, batches: list[list[bytes]]
+) -> tuple[dict[str, object], list[str]]:
     """Feed batches through a fresh processor under a fresh namespace."""
     prefix = f"it-{uuid.uuid4().hex[:10]}"
     scoped = settings.model_copy(update={"redis_prefix": prefix})
@@ -79,21 +82,32 @@ async def run_stream(settings: Settings, rules: Rules, batches: list[list[bytes]
 
 
 event_lists = st.lists(
-    st.tuples(st.sampled_from(["ann", "bob", "cy"]), st.integers(0, 24),
-              st.integers(0, 23), st.sampled_from(list(EVENTS.values()))),
-    min_size=1, max_size=40, unique_by=lambda e: (e[0], e[1], e[2]),
+    st.tuples(
+        st.sampled_from(["ann", "bob", "cy"]),
+        st.integers(0, 24),
+        st.integers(0, 23),
+        st.sampled_from(list(EVENTS.values())),
+    ),
+    min_size=1,
+    max_size=40,
+    unique_by=lambda e: (e[0], e[1], e[2]),
 )
 
 
 def to_lines(events: list[tuple[str, int, int, str]]) -> list[bytes]:
     """Time-ordered envelopes for (user, day, hour, event) tuples."""
     ordered = sorted(events, key=lambda e: (e[1], e[2], e[0]))
-    return [envelope(f"{u}-{d}-{h}", u, name, START + timedelta(days=d, hours=h))
-            for u, d, h, name in ordered]
+    return [
+        envelope(f"{u}-{d}-{h}", u, name, START + timedelta(days=d, hours=h))
+        for u, d, h, name in ordered
+    ]
 
 
-@hsettings(max_examples=25, deadline=None,
-           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(events=event_lists, cut=st.integers(0, 40))
 def test_replaying_any_prefix_changes_no_state_and_opens_no_task(
     settings: Settings, rules: Rules, events: list[tuple[str, int, int, str]], cut: int
@@ -104,28 +118,45 @@ def test_replaying_any_prefix_changes_no_state_and_opens_no_task(
     assert replayed == once
 
 
-@hsettings(max_examples=25, deadline=None,
-           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(events=event_lists, data=st.data())
 def test_reordering_within_the_lateness_bound_gives_the_same_state_and_tasks(
-    settings: Settings, rules: Rules, events: list[tuple[str, int, int, str]],
+    settings: Settings,
+    rules: Rules,
+    events: list[tuple[str, int, int, str]],
     data: st.DataObject,
 ) -> None:
     lines = to_lines(events)
     shuffled = list(lines)
     for i in range(len(shuffled) - 1):
-        a, b = (datetime.fromisoformat(json.loads(x)["timestamp"]) for x in shuffled[i:i + 2])
+        a, b = (
+            datetime.fromisoformat(json.loads(x)["timestamp"])
+            for x in shuffled[i : i + 2]
+        )
         if b - a < settings.lateness and data.draw(st.booleans()):
             shuffled[i], shuffled[i + 1] = shuffled[i + 1], shuffled[i]
     assert asyncio.run(run_stream(settings, rules, [shuffled])) == asyncio.run(
-        run_stream(settings, rules, [lines]))
+        run_stream(settings, rules, [lines])
+    )
 
 
-async def test_every_account_key_has_a_ttl(settings: Settings, rules: Rules,
-                                            store: Store) -> None:
+async def test_every_account_key_has_a_ttl(
+    settings: Settings, rules: Rules, store: Store
+) -> None:
     proc = Processor(settings, rules, store, EventClock(), CollectingSink())
-    lines = [envelope(f"e{d}", "ann", "discussion" if d == 0 else "access",
-                      START + timedelta(days=d)) for d in range(12)]
+    lines = [
+        envelope(
+            f"e{d}",
+            "ann",
+            "discussion" if d == 0 else "access",
+            START + timedelta(days=d),
+        )
+        for d in range(12)
+    ]
     await proc.handle(records(lines))
 
     client = redis.Redis.from_url(REDIS)
@@ -138,19 +169,23 @@ async def test_every_account_key_has_a_ttl(settings: Settings, rules: Rules,
 async def test_a_users_history_stays_bounded_however_long_the_stream_runs(
     settings: Settings, rules: Rules, store: Store
 ) -> None:
-    updates = [Update(f"e{d}", "acct-1", "ann", 738_000 + d, Tier.ACTIVE)
-               for d in range(200)]
+    updates = [
+        Update(f"e{d}", "acct-1", "ann", 738_000 + d, Tier.ACTIVE) for d in range(200)
+    ]
     for update in updates:
         await store.apply([update])
     assert len(await store.user_days("acct-1", "ann")) <= store.keep_days
 
 
-async def test_dau_and_mau_are_read_from_state(settings: Settings, rules: Rules,
-                                               store: Store) -> None:
+async def test_dau_and_mau_are_read_from_state(
+    settings: Settings, rules: Rules, store: Store
+) -> None:
     day = 738_000
-    updates = [Update(f"{u}-{d}", "acct-1", u, day - d, Tier.PASSIVE)
-               for u, days in {"ann": range(30), "bob": [0], "cy": [40]}.items()
-               for d in days]
+    updates = [
+        Update(f"{u}-{d}", "acct-1", u, day - d, Tier.PASSIVE)
+        for u, days in {"ann": range(30), "bob": [0], "cy": [40]}.items()
+        for d in days
+    ]
     await store.apply(updates)
 
     month = await store.month_activity("acct-1", day)

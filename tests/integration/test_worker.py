@@ -1,4 +1,4 @@
-"""The real worker on the real broker and Redis: events in, tasks and dead letters out."""
+"""The real worker on the real broker and Redis: events in, tasks and DLQ out."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ def at(day: int, hour: int = 0) -> datetime:
 
 
 def power_user_fades(user: str = "fader") -> list[bytes]:
-    """A power user who keeps logging in but stops posting, and a steady passive peer."""
+    """A power user who keeps logging in but stops posting, and a passive peer."""
     lines = [envelope(f"{user}-post", user, "discussion", at(0))]
-    lines += [envelope(f"{user}-login-{d}", user, "access", at(d)) for d in range(1, 12)]
+    lines += [
+        envelope(f"{user}-login-{d}", user, "access", at(d)) for d in range(1, 12)
+    ]
     lines += [envelope(f"peer-{d}", "peer", "access", at(d, 2)) for d in range(0, 12)]
     return sorted(lines, key=lambda raw: json.loads(raw)["timestamp"])
 
@@ -86,16 +88,23 @@ async def test_malformed_records_go_to_the_dlq_with_reasons_and_consuming_goes_o
         b"this is not json": "not_json",
         b"[1, 2, 3]": "not_object",
         b'{"event_id": "x1", "account_id": "acct-1"}': "invalid_envelope",
-        envelope("far-future", "u1", "video", datetime(2999, 1, 1, tzinfo=UTC)): "in_future",
-        envelope("naive", "u1", "video", at(1)).replace(b"+00:00", b""): "invalid_envelope",
+        envelope(
+            "far-future", "u1", "video", datetime(2999, 1, 1, tzinfo=UTC)
+        ): "in_future",
+        envelope("naive", "u1", "video", at(1)).replace(
+            b"+00:00", b""
+        ): "invalid_envelope",
         envelope("x" * 10, "u1", "video", at(1), padding="y" * 70_000): "too_large",
         envelope("bad{id}", "u1", "video", at(1)): "invalid_envelope",
     }
     late = envelope("very-late", "u1", "video", at(-5))
 
     # when they are published, the late one after time has moved on
-    await publish_lines(settings.kafka_bootstrap, settings.events_topic,
-                        [good[0], *bad, good[1], good[2]])
+    await publish_lines(
+        settings.kafka_bootstrap,
+        settings.events_topic,
+        [good[0], *bad, good[1], good[2]],
+    )
     await wait_for(store, "records", len(bad) + 3, worker)
     await publish_lines(settings.kafka_bootstrap, settings.events_topic, [late])
     counters = await wait_for(store, "records", len(bad) + 4, worker)
@@ -127,5 +136,7 @@ async def test_silent_power_user_is_found_dormant_by_the_sweep(
     # then the silent user gets a power_to_dormant task
     records = await read_topic(settings.kafka_bootstrap, settings.touchpoints_topic)
     tasks = [json.loads(r.value) for r in records]
-    assert [(t["kind"], t["user_id"]) for t in tasks] == [("power_to_dormant", "silent")]
+    assert [(t["kind"], t["user_id"]) for t in tasks] == [
+        ("power_to_dormant", "silent")
+    ]
     assert tasks[0]["evidence"]["last_power_day"] == at(0).date().isoformat()

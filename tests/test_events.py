@@ -1,0 +1,310 @@
+"""Parsing raw records into events, and the time checks (DESIGN §2)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from worker.errors import InputError
+from worker.events import MAX_EPOCH_MS, Event, check_not_future, check_time, parse_event
+
+MAX_BYTES = 65_536
+NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+LATENESS = timedelta(hours=1)
+SKEW = timedelta(minutes=5)
+CANONICAL: dict[str, Any] = {
+    "event_id": "evt-1",
+    "user_id": "user-1",
+    "account_id": "acct-1",
+    "event": "report.run",
+    "timestamp": "2024-03-01T10:00:00+00:00",
+    "properties": {"scheduled": False, "rows": 12},
+}
+SEGMENT: dict[str, Any] = {
+    "type": "track",
+    "messageId": "msg-1",
+    "userId": "user-1",
+    "event": "Report Run",
+    "timestamp": "2024-03-01T10:00:00.000Z",
+    "properties": {"rows": 12},
+    "context": {"groupId": "acct-1"},
+}
+
+
+def encode(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def canonical(**changes: Any) -> bytes:
+    return encode({**CANONICAL, **changes})
+
+
+def without(obj: dict[str, Any], key: str) -> bytes:
+    return encode({k: v for k, v in obj.items() if k != key})
+
+
+def reject(raw: bytes | None, max_bytes: int = MAX_BYTES) -> InputError:
+    with pytest.raises(InputError) as caught:
+        parse_event(raw, max_bytes)
+    return caught.value
+
+
+def event_at(ts: datetime) -> Event:
+    return parse_event(canonical(timestamp=ts.isoformat()), MAX_BYTES)
+
+
+def test_canonical_envelope_is_parsed_into_an_event() -> None:
+    event = parse_event(canonical(), MAX_BYTES)
+    assert event.model_dump() == {
+        "event_id": "evt-1",
+        "user_id": "user-1",
+        "account_id": "acct-1",
+        "event": "report.run",
+        "timestamp": datetime(2024, 3, 1, 10, tzinfo=UTC),
+        "properties": {"scheduled": False, "rows": 12},
+    }
+
+
+def test_user_id_and_properties_are_optional() -> None:
+    raw = encode(
+        {"event_id": "e", "account_id": "a", "event": "crm.updated", "timestamp": 0}
+    )
+    event = parse_event(raw, MAX_BYTES)
+    assert event.user_id is None
+    assert event.properties == {}
+
+
+def test_unknown_envelope_fields_are_ignored() -> None:
+    event = parse_event(canonical(source="crm", version=3), MAX_BYTES)
+    assert event.event_id == "evt-1"
+
+
+def test_segment_track_call_maps_onto_the_envelope() -> None:
+    event = parse_event(encode(SEGMENT), MAX_BYTES)
+    assert (event.event_id, event.user_id, event.account_id, event.event) == (
+        "msg-1",
+        "user-1",
+        "acct-1",
+        "Report Run",
+    )
+    assert event.timestamp == datetime(2024, 3, 1, 10, tzinfo=UTC)
+    assert event.properties == {"rows": 12}
+
+
+def test_segment_account_falls_back_to_the_account_id_property() -> None:
+    raw = encode(
+        {**SEGMENT, "context": {}, "properties": {"account_id": "acct-9", "rows": 1}}
+    )
+    assert parse_event(raw, MAX_BYTES).account_id == "acct-9"
+
+
+def test_segment_group_id_wins_over_the_account_id_property() -> None:
+    raw = encode({**SEGMENT, "properties": {"account_id": "acct-9"}})
+    assert parse_event(raw, MAX_BYTES).account_id == "acct-1"
+
+
+def test_segment_call_without_user_is_an_account_level_event() -> None:
+    assert parse_event(without(SEGMENT, "userId"), MAX_BYTES).user_id is None
+
+
+def test_segment_call_without_any_account_is_rejected() -> None:
+    error = reject(without(SEGMENT, "context"))
+    assert error.reason == "invalid_envelope"
+    assert "account_id" in error.detail
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"),
+    [
+        pytest.param(
+            1_709_287_200_000, datetime(2024, 3, 1, 10, tzinfo=UTC), id="epoch-ms"
+        ),
+        pytest.param(
+            1_709_287_200_250.0,
+            datetime(2024, 3, 1, 10, 0, 0, 250_000, tzinfo=UTC),
+            id="epoch-ms-float",
+        ),
+        pytest.param(0, datetime(1970, 1, 1, tzinfo=UTC), id="epoch-zero"),
+        pytest.param(
+            "2024-03-01T10:00:00Z", datetime(2024, 3, 1, 10, tzinfo=UTC), id="iso-z"
+        ),
+        pytest.param(
+            "2024-03-01T12:30:00+02:30",
+            datetime(2024, 3, 1, 10, tzinfo=UTC),
+            id="iso-positive-offset",
+        ),
+        pytest.param(
+            "2024-02-29T22:00:00-12:00",
+            datetime(2024, 3, 1, 10, tzinfo=UTC),
+            id="iso-negative-offset-crosses-day",
+        ),
+    ],
+)
+def test_timestamp_is_normalised_to_utc(timestamp: object, expected: datetime) -> None:
+    parsed = parse_event(canonical(timestamp=timestamp), MAX_BYTES).timestamp
+    assert parsed == expected
+    assert parsed.utcoffset() == timedelta(0)
+
+
+def test_largest_epoch_milliseconds_is_the_last_moment_of_year_9999() -> None:
+    parsed = parse_event(canonical(timestamp=MAX_EPOCH_MS), MAX_BYTES).timestamp
+    last = datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)
+    assert abs(parsed - last) < timedelta(milliseconds=1)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(None, id="none"),
+        pytest.param(b"", id="zero-bytes"),
+        pytest.param(b"  \n\t ", id="whitespace"),
+    ],
+)
+def test_record_without_a_value_is_rejected_as_empty(raw: bytes | None) -> None:
+    assert reject(raw).reason == "empty"
+
+
+def test_record_over_the_size_limit_is_rejected_as_too_large() -> None:
+    raw = canonical()
+    assert reject(raw, max_bytes=len(raw) - 1).reason == "too_large"
+    assert parse_event(raw, max_bytes=len(raw)).event_id == "evt-1"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"{not json", id="syntax"),
+        pytest.param(b'{"event_id": "a",}', id="trailing-comma"),
+        pytest.param(b"\xff\xfe\xfa", id="not-utf8"),
+    ],
+)
+def test_undecodable_record_is_rejected_as_not_json(raw: bytes) -> None:
+    assert reject(raw).reason == "not_json"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"[" * 5_000 + b"]" * 5_000, id="nested-arrays"),
+        pytest.param(
+            canonical()[:-1] + b', "extra": ' + b'{"a": ' * 5_000 + b"1" + b"}" * 5_001,
+            id="nested-objects-in-envelope",
+        ),
+    ],
+)
+def test_deeply_nested_json_is_rejected_not_raised(raw: bytes) -> None:
+    """A record within the size limit must go to the DLQ, not crash the batch."""
+    assert reject(raw).reason == "not_json"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"[1, 2]", id="array"),
+        pytest.param(b"42", id="number"),
+        pytest.param(b'"event"', id="string"),
+        pytest.param(b"null", id="null"),
+    ],
+)
+def test_json_that_is_not_an_object_is_rejected_as_not_object(raw: bytes) -> None:
+    assert reject(raw).reason == "not_object"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        pytest.param(without(CANONICAL, "event_id"), "event_id", id="missing-event-id"),
+        pytest.param(
+            without(CANONICAL, "account_id"), "account_id", id="missing-account"
+        ),
+        pytest.param(without(CANONICAL, "event"), "event", id="missing-event"),
+        pytest.param(
+            without(CANONICAL, "timestamp"), "timestamp", id="missing-timestamp"
+        ),
+        pytest.param(canonical(event_id=""), "event_id", id="empty-event-id"),
+        pytest.param(canonical(event_id=17), "event_id", id="numeric-event-id"),
+        pytest.param(canonical(event_id="x" * 129), "event_id", id="event-id-too-long"),
+        pytest.param(
+            canonical(account_id="{acct-1}"), "account_id", id="braces-in-account"
+        ),
+        pytest.param(canonical(account_id="acct 1"), "account_id", id="space-in-id"),
+        pytest.param(canonical(user_id="user\t1"), "user_id", id="tab-in-user"),
+        pytest.param(canonical(user_id="user-1\n"), "user_id", id="newline-in-user"),
+        pytest.param(canonical(event=""), "event", id="empty-event-name"),
+        pytest.param(canonical(event="e" * 201), "event", id="event-name-too-long"),
+        pytest.param(canonical(timestamp=True), "timestamp", id="bool-timestamp"),
+        pytest.param(
+            canonical(timestamp="2024-03-01T10:00:00"), "timestamp", id="naive-iso"
+        ),
+        pytest.param(canonical(timestamp="2024-03-01"), "timestamp", id="date-only"),
+        pytest.param(canonical(timestamp="yesterday"), "timestamp", id="not-iso"),
+        pytest.param(canonical(timestamp=-1), "timestamp", id="negative-epoch"),
+        pytest.param(
+            canonical(timestamp=MAX_EPOCH_MS + 1), "timestamp", id="epoch-past-9999"
+        ),
+        pytest.param(canonical(timestamp=None), "timestamp", id="null-timestamp"),
+        pytest.param(canonical(properties=[1]), "properties", id="properties-list"),
+    ],
+)
+def test_invalid_envelope_names_the_offending_field(raw: bytes, field: str) -> None:
+    error = reject(raw)
+    assert error.reason == "invalid_envelope"
+    assert error.detail.startswith(field)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        pytest.param("0001-01-01T00:00:00+01:00", id="before-year-1-in-utc"),
+        pytest.param("9999-12-31T23:30:00-01:00", id="after-year-9999-in-utc"),
+    ],
+)
+def test_iso_timestamp_outside_the_utc_calendar_is_rejected_not_raised(
+    timestamp: str,
+) -> None:
+    error = reject(canonical(timestamp=timestamp))
+    assert error.reason == "invalid_envelope"
+
+
+def test_reject_detail_lists_at_most_three_problems() -> None:
+    error = reject(encode({"properties": 1}))
+    assert error.detail.count(";") == 2
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        pytest.param(NOW, id="now"),
+        pytest.param(NOW + SKEW, id="exactly-skew-ahead"),
+        pytest.param(NOW - LATENESS, id="exactly-lateness-behind"),
+    ],
+)
+def test_event_within_skew_and_lateness_passes_the_time_check(ts: datetime) -> None:
+    check_time(event_at(ts), NOW, LATENESS, SKEW)
+
+
+def test_event_beyond_the_skew_is_rejected_as_in_future() -> None:
+    event = event_at(NOW + SKEW + timedelta(microseconds=1))
+    with pytest.raises(InputError) as caught:
+        check_time(event, NOW, LATENESS, SKEW)
+    assert caught.value.reason == "in_future"
+
+
+def test_event_older_than_lateness_is_rejected_as_too_late() -> None:
+    event = event_at(NOW - LATENESS - timedelta(microseconds=1))
+    with pytest.raises(InputError) as caught:
+        check_time(event, NOW, LATENESS, SKEW)
+    assert caught.value.reason == "too_late"
+
+
+def test_future_check_alone_accepts_old_events() -> None:
+    check_not_future(event_at(NOW - timedelta(days=400)), NOW, SKEW)
+
+
+def test_future_check_alone_rejects_events_beyond_the_skew() -> None:
+    with pytest.raises(InputError) as caught:
+        check_not_future(event_at(NOW + timedelta(hours=1)), NOW, SKEW)
+    assert caught.value.reason == "in_future"
