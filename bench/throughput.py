@@ -22,14 +22,13 @@ import time
 import uuid
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from worker.app import build_store
 from worker.demo import demo_settings, worker_env
 from worker.kafka_io import delete_topics, ensure_topics, partitions, publish_lines
-from worker.keys import Keys
+from worker.rules import load_rules
 from worker.settings import Settings, load_settings
-from worker.state import Store, Ttl
 from worker.synthetic import iter_throughput_events
 
 
@@ -62,12 +61,7 @@ async def follow_worker(
     settings: Settings, total: int, proc: subprocess.Popen[bytes]
 ) -> tuple[float, float]:
     """Sustained events/s (first record to last) and the seconds it took."""
-    store = Store(
-        aioredis.from_url(settings.redis_url),
-        Keys(settings.redis_prefix),
-        Ttl(0, 0, 0, 0),
-        0,
-    )
+    store = build_store(settings, load_rules(settings.rules_path))
     first_at: float | None = None
     first_count = 0
     try:

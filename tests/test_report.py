@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from worker.metrics import AccountSummary
 from worker.report import LabelScore, read_tasks, render, score_labels
 from worker.rules import Kind
 from worker.state import MonthActivity
@@ -78,10 +79,13 @@ def report(score: LabelScore | None, tasks: list[Task] = TASKS) -> list[str]:
         source="KDD Cup 2015",
         counters={"accepted": 12_345, "duplicate": 7, "rejected": 2, "ignored": 30},
         published=12_384,
-        tiers={
-            "course1": Counter({Tier.POWER: 5, Tier.ACTIVE: 9, Tier.NONE: 2}),
-        },
-        activity={"course1": MonthActivity(day=END, dau=40, mau=160, average_dau=32)},
+        accounts=[
+            AccountSummary(
+                "course1",
+                MonthActivity(day=END, dau=40, mau=160, average_dau=32),
+                Counter({Tier.POWER: 5, Tier.ACTIVE: 9, Tier.NONE: 2}),
+            )
+        ],
         tasks=tasks,
         score=score,
         tasks_file="var/tasks.jsonl",
@@ -98,10 +102,8 @@ def test_report_shows_event_counts_account_activity_and_touchpoints() -> None:
     assert "  rejected            2  (to the dead-letter topic)" in lines
     assert "  ignored            30  (no rule gives them a tier)" in lines
     assert "Account course1 on 2024-03-31" in lines
-    assert (
-        "  users by tier (7-day window): power 5, active 9, passive 0, dormant 2"
-        in (lines)
-    )
+    assert "  users by window tier: power 5, active 9, passive 0, dormant 2" in lines
+    assert "  Active or Power: 8.8% of MAU (below the 40% target)" in lines
     assert "  DAU 40, MAU 160, average DAU 32.0, DAU/MAU 20.0%" in lines
     assert "Touchpoints opened: 5  (all written to var/tasks.jsonl)" in lines
     assert "  power_to_dormant        1" in lines

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from worker.errors import ConfigError, PulseError
@@ -110,6 +111,34 @@ def cmd_import_kddcup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_account(args: argparse.Namespace) -> int:
+    """Print an account's DAU, MAU, stickiness and users per tier from state."""
+    from datetime import date
+
+    from worker.app import build_store
+    from worker.metrics import account_summary
+    from worker.report import account_lines
+    from worker.tiers import day_of
+
+    settings, rules = _settings_and_rules()
+
+    async def run() -> list[str]:
+        store = build_store(settings, rules)
+        try:
+            if args.day:
+                day = date.fromisoformat(args.day).toordinal()
+            elif settings.clock == "event" and (stored := await store.clock()):
+                day = day_of(datetime.fromtimestamp(stored, UTC))
+            else:
+                day = day_of(datetime.now(UTC))
+            return account_lines(await account_summary(store, rules, args.account, day))
+        finally:
+            await store.client.aclose()
+
+    print("\n".join(asyncio.run(run())))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the main job end to end and print the report."""
     from worker.demo import run_demo
@@ -148,6 +177,13 @@ def parser() -> argparse.ArgumentParser:
         "-o", "--output", help="JSON lines out (default: FILE.events.jsonl)"
     )
     kdd.set_defaults(func=cmd_import_kddcup)
+
+    account = sub.add_parser("account", help=cmd_account.__doc__)
+    account.add_argument("account")
+    account.add_argument(
+        "--day", help="YYYY-MM-DD (default: today, or the event clock)"
+    )
+    account.set_defaults(func=cmd_account)
 
     demo = sub.add_parser("demo", help=cmd_demo.__doc__)
     demo.add_argument(

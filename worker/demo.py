@@ -15,14 +15,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import redis.asyncio as aioredis
 from tqdm import tqdm
 
 from worker import kddcup, synthetic
-from worker.engagement import window_tier
+from worker.app import build_store
 from worker.events import parse_timestamp
 from worker.kafka_io import (
     delete_topics,
@@ -31,12 +30,11 @@ from worker.kafka_io import (
     read_lines,
     read_topic,
 )
-from worker.keys import Keys
 from worker.logs import get_logger
+from worker.metrics import AccountSummary, account_summary
 from worker.report import LabelScore, read_tasks, render, score_labels
 from worker.rules import Rules, load_rules
 from worker.settings import Settings, load_settings
-from worker.state import MonthActivity, Store, Ttl
 from worker.tiers import SECONDS_PER_DAY, Tier, day_of
 
 DEFAULT_DATA = Path("../shared/datasets/kddcup2015-daily/trainCourse1038.csv")
@@ -125,7 +123,7 @@ async def wait_for_worker(
     settings: Settings, total: int, proc: subprocess.Popen[bytes], log_path: Path
 ) -> bool:
     """Wait until the worker has handled every published record."""
-    store = _store(settings)
+    store = build_store(settings, load_rules(RULES))
     started = time.monotonic()
     try:
         with tqdm(total=total, unit="ev", desc="worker", file=sys.stderr) as bar:
@@ -141,31 +139,17 @@ async def wait_for_worker(
         await store.client.aclose()
 
 
-def _store(settings: Settings) -> Store:
-    return Store(
-        aioredis.from_url(settings.redis_url),
-        Keys(settings.redis_prefix),
-        Ttl(0, 0, 0, 0),
-        0,
-    )
-
-
 async def final_state(
     settings: Settings, rules: Rules, day: int
-) -> tuple[dict[str, int], dict[str, Counter[Tier]], dict[str, MonthActivity]]:
-    """Counters, users per tier and month activity per account, read from Redis."""
-    store = _store(settings)
+) -> tuple[dict[str, int], list[AccountSummary]]:
+    """Counters and every account's metrics, read from Redis."""
+    store = build_store(settings, rules)
     try:
-        tiers: dict[str, Counter[Tier]] = {}
-        activity: dict[str, MonthActivity] = {}
-        for account in await store.accounts():
-            counts: Counter[Tier] = Counter()
-            for user in await store.users(account):
-                days = await store.user_days(account, user)
-                counts[window_tier(days, day, rules.window)] += 1
-            tiers[account] = counts
-            activity[account] = await store.month_activity(account, day)
-        return await store.counters(), tiers, activity
+        accounts = [
+            await account_summary(store, rules, account, day)
+            for account in await store.accounts()
+        ]
+        return await store.counters(), accounts
     finally:
         await store.client.aclose()
 
@@ -235,7 +219,7 @@ def run_demo(data: Path | None, out: Path) -> int:
     tasks_file = out / "touchpoints.jsonl"
     tasks_file.write_text("".join(t.to_json() + "\n" for t in tasks))
     power, last_day = ever_power(events, rules)
-    counters, tiers, activity = asyncio.run(final_state(settings, rules, last_day))
+    counters, accounts = asyncio.run(final_state(settings, rules, last_day))
     score: LabelScore | None = (
         score_labels(tasks, labels, power, last_day) if labels else None
     )
@@ -243,8 +227,7 @@ def run_demo(data: Path | None, out: Path) -> int:
         source=source,
         counters=counters,
         published=total,
-        tiers=tiers,
-        activity=activity,
+        accounts=accounts,
         tasks=tasks,
         score=score,
         tasks_file=str(tasks_file),

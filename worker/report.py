@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from worker.state import MonthActivity
+from worker.metrics import AccountSummary
 from worker.tasks import Task
 from worker.tiers import Tier, day_iso, day_start
 
@@ -80,13 +80,30 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def account_lines(summary: AccountSummary) -> list[str]:
+    """One account's metrics as a few lines of text."""
+    month, counts = summary.month, summary.tiers
+    shares = ", ".join(
+        f"{t.label} {counts.get(t, 0)}"
+        for t in (Tier.POWER, Tier.ACTIVE, Tier.PASSIVE, Tier.NONE)
+    )
+    target = "meets" if summary.meets_active_target else "below"
+    return [
+        f"Account {summary.account} on {day_iso(month.day)}",
+        f"  users by window tier: {shares}",
+        f"  DAU {month.dau}, MAU {month.mau}, average DAU {month.average_dau:.1f}, "
+        f"DAU/MAU {_pct(month.stickiness)}",
+        f"  Active or Power: {_pct(summary.active_share)} of MAU "
+        f"({target} the 40% target)",
+    ]
+
+
 def render(
     *,
     source: str,
     counters: Mapping[str, int],
     published: int,
-    tiers: Mapping[str, Counter[Tier]],
-    activity: Mapping[str, MonthActivity],
+    accounts: Sequence[AccountSummary],
     tasks: Sequence[Task],
     score: LabelScore | None,
     tasks_file: str,
@@ -102,18 +119,8 @@ def render(
         f"  ignored     {counters.get('ignored', 0):>9,}  (no rule gives them a tier)",
         "",
     ]
-    for account in sorted(tiers):
-        counts, month = tiers[account], activity[account]
-        shares = ", ".join(
-            f"{t.label} {counts.get(t, 0)}"
-            for t in (Tier.POWER, Tier.ACTIVE, Tier.PASSIVE, Tier.NONE)
-        )
-        lines += [
-            f"Account {account} on {day_iso(month.day)}",
-            f"  users by tier (7-day window): {shares}",
-            f"  DAU {month.dau}, MAU {month.mau}, average DAU {month.average_dau:.1f}, "
-            f"DAU/MAU {_pct(month.stickiness)}",
-        ]
+    for summary in sorted(accounts, key=lambda a: a.account):
+        lines += account_lines(summary)
     lines += ["", f"Touchpoints opened: {len(tasks)}  (all written to {tasks_file})"]
     by_kind = Counter(t.kind.value for t in tasks)
     for kind, count in sorted(by_kind.items()):

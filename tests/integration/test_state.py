@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from worker.app import build_store
 from worker.clock import EventClock
+from worker.metrics import account_summary
 from worker.processor import Processor
 from worker.protocols import Record, Rejection
 from worker.rules import Rules
@@ -192,3 +194,22 @@ async def test_dau_and_mau_are_read_from_state(
     assert (month.dau, month.mau) == (2, 2)
     assert month.average_dau == pytest.approx(31 / 30)
     assert month.stickiness == pytest.approx(31 / 30 / 2)
+
+
+async def test_account_summary_splits_the_months_users_by_window_tier(
+    settings: Settings, rules: Rules, store: Store
+) -> None:
+    day = 738_000
+    await store.apply(
+        [
+            Update("p", "acct-1", "ann", day, Tier.POWER),
+            Update("a", "acct-1", "bob", day - 2, Tier.ACTIVE),
+            Update("q", "acct-1", "cy", day - 20, Tier.PASSIVE),
+        ]
+    )
+
+    summary = await account_summary(store, rules, "acct-1", day)
+    assert summary.month.mau == 3
+    assert summary.tiers == Counter({Tier.POWER: 1, Tier.ACTIVE: 1, Tier.NONE: 1})
+    assert summary.active_share == pytest.approx(2 / 3)
+    assert summary.meets_active_target
