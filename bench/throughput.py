@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from worker.app import build_store
-from worker.demo import demo_settings, worker_env
+from worker.demo import demo_settings, spawn_worker
 from worker.kafka_io import delete_topics, ensure_topics, partitions, publish_lines
 from worker.rules import load_rules
 from worker.settings import Settings, load_settings
@@ -119,12 +118,7 @@ def main() -> None:
     publish_rate = len(lines) / (time.perf_counter() - started)
 
     with (out / "worker.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "worker", "worker", "--datadir", str(out / "faust")],
-            env=worker_env(settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        proc = spawn_worker(settings, out / "faust", log)
         try:
             rate, seconds = asyncio.run(follow_worker(settings, len(lines), proc))
             memory = rss_mib(proc.pid)

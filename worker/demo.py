@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import redis.asyncio as aioredis
 from tqdm import tqdm
@@ -66,6 +67,19 @@ def worker_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump(mode="json").items():
         env[f"PULSE_{name.upper()}"] = str(value)
     return env
+
+
+def spawn_worker(
+    settings: Settings, datadir: Path, log: IO[bytes], cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a real `pulse worker` process on these settings, logging to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker", "worker", "--datadir", str(datadir)],
+        cwd=cwd,
+        env=worker_env(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def prepare_events(data: Path | None, out: Path) -> tuple[Path, dict[str, int], str]:
@@ -195,12 +209,7 @@ def run_demo(data: Path | None, out: Path) -> int:
 
     log_path = out / "worker.log"
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "worker", "worker", "--datadir", str(out / "faust")],
-            env=worker_env(settings),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+        proc = spawn_worker(settings, out / "faust", log_file)
         try:
             finished = asyncio.run(wait_for_worker(settings, total, proc, log_path))
             records = asyncio.run(

@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,7 +23,7 @@ import redis.asyncio as aioredis
 from aiokafka.admin import AIOKafkaAdminClient
 
 from worker.app import build_store
-from worker.demo import worker_env
+from worker.demo import spawn_worker
 from worker.kafka_io import delete_topics, ensure_topics
 from worker.rules import Rules, load_rules
 from worker.settings import Settings
@@ -155,20 +154,8 @@ def start_worker(
     def start() -> RunningWorker:
         log = tmp_path / f"worker-{len(started)}.log"
         handle = log.open("wb")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "worker",
-                "worker",
-                "--datadir",
-                str(tmp_path / f"faust-{len(started)}"),
-            ],
-            cwd=ROOT,
-            env=worker_env(settings),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
+        datadir = tmp_path / f"faust-{len(started)}"
+        proc = spawn_worker(settings, datadir, handle, cwd=ROOT)
         worker = RunningWorker(proc, log, handle)
         started.append(worker)
         return worker
