@@ -213,3 +213,42 @@ async def test_account_summary_splits_the_months_users_by_window_tier(
     assert summary.tiers == Counter({Tier.POWER: 1, Tier.ACTIVE: 1, Tier.NONE: 1})
     assert summary.active_share == pytest.approx(2 / 3)
     assert summary.meets_active_target
+
+
+class SettableClock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime | None:
+        return self.current
+
+    def latest(self) -> datetime | None:
+        return self.current
+
+    def observe(self, ts: datetime, partition: int) -> None:
+        """Events do not move a wall clock."""
+
+
+async def test_live_sweep_opens_dormant_task_when_time_passes_without_events(
+    settings: Settings, rules: Rules, store: Store
+) -> None:
+    # given a live worker that saw a power user post, then nothing more
+    clock = SettableClock(START + timedelta(minutes=30))
+    sink = CollectingSink()
+    proc = Processor(settings, rules, store, clock, sink)
+    await proc.handle(records([envelope("post", "ann", "wiki", START)]))
+
+    # when the clock moves a full window on and the timer sweeps
+    clock.current = START + timedelta(days=6)
+    assert await proc.sweep() == []
+    clock.current = START + timedelta(days=9)
+    opened = await proc.sweep()
+
+    # then the user is found dormant, once, by the sweep alone
+    assert [(t.kind.value, t.user_id) for t in opened] == [("power_to_dormant", "ann")]
+    assert opened[0].opened_at == clock.current
+    assert opened[0].due_at == clock.current + timedelta(hours=48)
+    assert await proc.sweep() == []
+    assert sink.tasks == opened
