@@ -88,7 +88,6 @@ class Processor:
             rejected=stats.rejected,
             ignored=stats.ignored,
             records=len(records),
-            tasks_opened=len(stats.opened),
         )
         return stats
 
