@@ -41,9 +41,10 @@ async def test_power_user_who_stops_posting_gets_one_touchpoint_on_the_topic(
 
     # when a power user's log shows only logins for more than a window
     await publish_lines(settings.kafka_bootstrap, settings.events_topic, lines)
-    await wait_for(store, "records", len(lines), worker)
+    counters = await wait_for(store, "records", len(lines), worker)
 
     # then exactly one power_to_passive task is on the topic, keyed by account
+    assert counters["tasks_opened"] == 1
     records = await read_topic(settings.kafka_bootstrap, settings.touchpoints_topic)
     tasks = [json.loads(r.value) for r in records]
     assert [(t["kind"], t["user_id"]) for t in tasks] == [("power_to_passive", "fader")]
