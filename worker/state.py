@@ -9,6 +9,7 @@ a window can still reach, so memory per user stays flat.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,30 +23,49 @@ from worker.tiers import SECONDS_PER_DAY, Tier
 
 MONTH_DAYS = 30
 
-# KEYS: seen set, user days hash, active set, users zset
-# ARGV: event id, day, tier, user, seen ttl, days ttl, month ttl, oldest day kept
-APPLY_EVENT = """
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return {0} end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-local tier = tonumber(ARGV[3])
-if tier == 0 or ARGV[4] == '' then return {1} end
-local day = ARGV[2]
-local previous = tonumber(redis.call('HGET', KEYS[2], day) or '0')
-if tier <= previous then return {1} end
-redis.call('HSET', KEYS[2], day, tier)
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-if previous == 0 then
-  local oldest = tonumber(ARGV[8])
-  for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
-    if tonumber(field) < oldest then redis.call('HDEL', KEYS[2], field) end
+# One account's events in arrival order, atomically. KEYS: the account's users
+# zset, then every other key the events touch. ARGV[1]: JSON list of
+# [event id, day, tier, user, seen key, days key, active key] (key positions in
+# KEYS); then TTLs of the seen sets, day hashes and monthly keys, and how many
+# days of history to keep. Returns one entry per event: {0} duplicate,
+# {1} applied without changing the user's history, {2, day, tier, ...} changed.
+APPLY_EVENTS = """
+local seen_ttl, days_ttl, month_ttl = ARGV[2], ARGV[3], ARGV[4]
+local keep = tonumber(ARGV[5])
+local users = KEYS[1]
+local out = {}
+for i, e in ipairs(cjson.decode(ARGV[1])) do
+  local id, day, tier, user = e[1], e[2], tonumber(e[3]), e[4]
+  local seen, days, active = KEYS[e[5]], KEYS[e[6]], KEYS[e[7]]
+  if redis.call('SADD', seen, id) == 0 then
+    out[i] = {0}
+  else
+    redis.call('EXPIRE', seen, seen_ttl)
+    local previous = 0
+    if tier > 0 and user ~= '' then
+      previous = tonumber(redis.call('HGET', days, day) or '0')
+    end
+    if tier == 0 or user == '' or tier <= previous then
+      out[i] = {1}
+    else
+      redis.call('HSET', days, day, tier)
+      redis.call('EXPIRE', days, days_ttl)
+      if previous == 0 then
+        local oldest = tonumber(day) - keep + 1
+        for _, field in ipairs(redis.call('HKEYS', days)) do
+          if tonumber(field) < oldest then redis.call('HDEL', days, field) end
+        end
+        redis.call('SADD', active, user)
+        redis.call('EXPIRE', active, month_ttl)
+        redis.call('ZADD', users, 'GT', day, user)
+        redis.call('ZREMRANGEBYSCORE', users, '-inf', '(' .. (tonumber(day) - 31))
+        redis.call('EXPIRE', users, month_ttl)
+      end
+      out[i] = {2, unpack(redis.call('HGETALL', days))}
+    end
   end
-  redis.call('SADD', KEYS[3], ARGV[4])
-  redis.call('EXPIRE', KEYS[3], ARGV[7])
-  redis.call('ZADD', KEYS[4], 'GT', day, ARGV[4])
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (tonumber(day) - 31))
-  redis.call('EXPIRE', KEYS[4], ARGV[7])
 end
-return {2, unpack(redis.call('HGETALL', KEYS[2]))}
+return out
 """
 
 # KEYS: task marker, cooldown; ARGV: task json, opened epoch, cooldown until, ttl
@@ -153,45 +173,71 @@ class Store:
         self.keys = keys
         self.ttl = ttl
         self.keep_days = keep_days
-        self._apply = client.register_script(APPLY_EVENT)
+        self._apply = client.register_script(APPLY_EVENTS)
         self._claim = client.register_script(CLAIM_TASK)
         self._month = client.register_script(MONTH_ACTIVITY)
         self._clock = client.register_script(ADVANCE_CLOCK)
 
     async def apply(self, updates: Sequence[Update]) -> list[Applied]:
-        """Apply events in order, one atomic script each, in one round trip."""
+        """Apply events in order: one atomic script per account, one round trip."""
         if not updates:
             return []
+        by_account: dict[str, list[int]] = {}
+        for position, update in enumerate(updates):
+            by_account.setdefault(update.account, []).append(position)
         try:
             async with self.client.pipeline(transaction=False) as pipe:
-                for u in updates:
-                    await self._apply(
-                        keys=[
-                            self.keys.seen(u.account, u.day),
-                            self.keys.user_days(u.account, u.user or ""),
-                            self.keys.active(u.account, u.day),
-                            self.keys.users(u.account),
-                        ],
-                        args=[
-                            u.event_id,
-                            u.day,
-                            int(u.tier),
-                            u.user or "",
-                            self.ttl.seen,
-                            self.ttl.user_days,
-                            self.ttl.month,
-                            u.day - self.keep_days + 1,
-                        ],
-                        client=pipe,
+                for account, positions in by_account.items():
+                    keys, args = self._apply_call(
+                        account, [updates[i] for i in positions]
                     )
-                pipe.sadd(self.keys.accounts, *{u.account for u in updates})
-                results = await pipe.execute()
+                    await self._apply(keys=keys, args=args, client=pipe)
+                pipe.sadd(self.keys.accounts, *by_account)
+                replies = await pipe.execute()
         except RedisError as exc:
             raise StateError(f"applying {len(updates)} events failed: {exc}") from exc
-        return [
-            Applied(duplicate=r[0] == 0, days=_days(r[1:]) if r[0] == 2 else None)
-            for r in results[: len(updates)]
+
+        applied: dict[int, Applied] = {}
+        scripts = replies[: len(by_account)]
+        for positions, reply in zip(by_account.values(), scripts, strict=True):
+            for position, r in zip(positions, reply, strict=True):
+                applied[position] = Applied(
+                    duplicate=r[0] == 0, days=_days(r[1:]) if r[0] == 2 else None
+                )
+        return [applied[i] for i in range(len(updates))]
+
+    def _apply_call(
+        self, account: str, updates: Sequence[Update]
+    ) -> tuple[list[str], list[str | int]]:
+        keys = [self.keys.users(account)]
+        index: dict[str, int] = {}
+
+        def position(key: str) -> int:
+            if key not in index:
+                keys.append(key)
+                index[key] = len(keys)
+            return index[key]
+
+        events = [
+            [
+                u.event_id,
+                str(u.day),
+                int(u.tier),
+                u.user or "",
+                position(self.keys.seen(account, u.day)),
+                position(self.keys.user_days(account, u.user or "")),
+                position(self.keys.active(account, u.day)),
+            ]
+            for u in updates
         ]
+        args: list[str | int] = [
+            json.dumps(events),
+            self.ttl.seen,
+            self.ttl.user_days,
+            self.ttl.month,
+            self.keep_days,
+        ]
+        return keys, args
 
     async def was_seen(self, account: str, day: int, event_id: str) -> bool:
         """Whether an event id was already applied (used for late redeliveries)."""
