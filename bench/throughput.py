@@ -24,7 +24,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from worker.app import build_store
-from worker.demo import demo_settings, spawn_worker
+from worker.demo import delete_keys, demo_settings, spawn_worker
 from worker.kafka_io import delete_topics, ensure_topics, partitions, publish_lines
 from worker.rules import load_rules
 from worker.settings import Settings, load_settings
@@ -127,6 +127,8 @@ def main() -> None:
             proc.wait(timeout=30)
     raw = asyncio.run(raw_consume_rate(settings, len(lines)))
     asyncio.run(delete_topics(settings.kafka_bootstrap, f"pulse-demo.{run}."))
+    asyncio.run(delete_topics(settings.kafka_bootstrap, settings.group_id))
+    asyncio.run(delete_keys(settings.redis_url, settings.redis_prefix))
 
     print(
         f"events             {len(lines):,} "

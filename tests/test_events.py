@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from worker.errors import InputError
-from worker.events import MAX_EPOCH_MS, Event, check_not_future, check_time, parse_event
+from worker.events import (
+    ID_PATTERN,
+    MAX_EPOCH_MS,
+    Event,
+    check_not_future,
+    check_time,
+    parse_event,
+)
 
 MAX_BYTES = 65_536
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -179,10 +189,32 @@ def test_record_over_the_size_limit_is_rejected_as_too_large() -> None:
         pytest.param(b"{not json", id="syntax"),
         pytest.param(b'{"event_id": "a",}', id="trailing-comma"),
         pytest.param(b"\xff\xfe\xfa", id="not-utf8"),
+        pytest.param(
+            canonical()[:-1] + b', "n": ' + b"1" * 4_301 + b"}",
+            id="integer-over-python-digit-limit",
+        ),
+        pytest.param(canonical()[:-1] + b', "n": NaN}', id="nan"),
+        pytest.param(canonical()[:-1] + b', "n": Infinity}', id="infinity"),
+        pytest.param(canonical()[:-1] + b', "n": -Infinity}', id="minus-infinity"),
+        pytest.param(canonical()[:-1] + b', "n": 1e400}', id="float-overflow"),
+        pytest.param(canonical()[:-1] + b', "n": -1e400}', id="negative-overflow"),
+        pytest.param(
+            canonical()[:-2] + b', "deep": [{"calls": 1e400}]}}',
+            id="overflow-inside-properties",
+        ),
+        pytest.param(
+            b'{"event_id": "e", "account_id": "a", "event": "x", "timestamp": NaN}',
+            id="nan-timestamp",
+        ),
     ],
 )
 def test_undecodable_record_is_rejected_as_not_json(raw: bytes) -> None:
     assert reject(raw).reason == "not_json"
+
+
+def test_float_that_underflows_to_zero_is_still_json() -> None:
+    event = parse_event(canonical(properties={"tiny": 1e-400}), MAX_BYTES)
+    assert event.properties == {"tiny": 0.0}
 
 
 @pytest.mark.parametrize(
@@ -233,6 +265,20 @@ def test_json_that_is_not_an_object_is_rejected_as_not_object(raw: bytes) -> Non
         pytest.param(canonical(account_id="acct 1"), "account_id", id="space-in-id"),
         pytest.param(canonical(user_id="user\t1"), "user_id", id="tab-in-user"),
         pytest.param(canonical(user_id="user-1\n"), "user_id", id="newline-in-user"),
+        pytest.param(
+            canonical(timestamp="0001-01-01T00:30:00Z"), "timestamp", id="year-1"
+        ),
+        pytest.param(
+            canonical(timestamp="1969-12-31T23:59:59Z"), "timestamp", id="before-1970"
+        ),
+        pytest.param(
+            canonical(timestamp="1970-01-01T01:00:00+02:00"),
+            "timestamp",
+            id="before-1970-in-utc",
+        ),
+        pytest.param(
+            canonical(timestamp="1709287200000"), "timestamp", id="epoch-ms-string"
+        ),
         pytest.param(canonical(event=""), "event", id="empty-event-name"),
         pytest.param(canonical(event="e" * 201), "event", id="event-name-too-long"),
         pytest.param(canonical(timestamp=True), "timestamp", id="bool-timestamp"),
@@ -269,6 +315,53 @@ def test_iso_timestamp_outside_the_utc_calendar_is_rejected_not_raised(
     assert error.reason == "invalid_envelope"
 
 
+CONTROL_CHARACTERS = [
+    pytest.param("\x00", id="nul"),
+    pytest.param("\x1b[31m", id="ansi-escape"),
+    pytest.param("\x1c", id="file-separator"),
+    pytest.param("\x1f", id="unit-separator"),
+    pytest.param("\x7f", id="del"),
+    pytest.param("\x08", id="backspace"),
+]
+
+
+@pytest.mark.parametrize("field", ["event_id", "account_id", "user_id"])
+@pytest.mark.parametrize("control", CONTROL_CHARACTERS)
+def test_ids_with_control_characters_are_rejected(field: str, control: str) -> None:
+    """\x1f separates account and user in the Redis schedule; none may pass."""
+    error = reject(canonical(**{field: f"id{control}x"}))
+    assert error.reason == "invalid_envelope"
+    assert error.detail.startswith(field)
+
+
+def test_ids_may_hold_punctuation_and_non_ascii_letters() -> None:
+    event = parse_event(canonical(account_id="acme:eu/ü-é.1|x"), MAX_BYTES)
+    assert event.account_id == "acme:eu/ü-é.1|x"
+
+
+@given(st.text(max_size=3).map(lambda s: f"id{s}"))
+def test_python_and_pydantic_read_the_id_pattern_alike(candidate: str) -> None:
+    """The KDD importer checks ids with Python's `re`, the envelope with pydantic's."""
+    python_accepts = re.fullmatch(ID_PATTERN, candidate) is not None
+    try:
+        parse_event(canonical(event_id=candidate), MAX_BYTES)
+    except InputError:
+        pydantic_accepts = False
+    else:
+        pydantic_accepts = True
+    assert python_accepts is pydantic_accepts
+
+
+def test_first_moment_of_1970_is_accepted() -> None:
+    event = parse_event(canonical(timestamp="1970-01-01T00:00:00Z"), MAX_BYTES)
+    assert event.timestamp == datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def test_epoch_milliseconds_as_a_string_are_rejected_saying_use_a_number() -> None:
+    error = reject(canonical(timestamp="1709287200000"))
+    assert "epoch milliseconds must be a JSON number, not a string" in error.detail
+
+
 def test_reject_detail_lists_at_most_three_problems() -> None:
     error = reject(encode({"properties": 1}))
     assert error.detail.count(";") == 2
@@ -302,6 +395,11 @@ def test_event_older_than_lateness_is_rejected_as_too_late() -> None:
 
 def test_future_check_alone_accepts_old_events() -> None:
     check_not_future(event_at(NOW - timedelta(days=400)), NOW, SKEW)
+
+
+def test_future_check_near_the_end_of_year_9999_does_not_overflow() -> None:
+    last = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    check_not_future(event_at(last), last, timedelta(days=90))
 
 
 def test_future_check_alone_rejects_events_beyond_the_skew() -> None:

@@ -195,6 +195,13 @@ def bad(rows: tuple[str, ...], where: int, message: str, name: str) -> object:
         bad(("1,2014/05/25,1,0,0,0,0,0,0",), 2, "YYYY-MM-DD", "wrong-date-format"),
         bad(("1,,1,0,0,0,0,0,0",), 2, "YYYY-MM-DD", "empty-date"),
         bad(("a b,2014-05-25,1,0,0,0,0,0,0",), 2, "enrollment_id", "enrollment-space"),
+        bad(
+            ("a\x1b[2Jb,2014-05-25,1,0,0,0,0,0,0",),
+            2,
+            "control characters",
+            "enrollment-ansi-escape",
+        ),
+        bad(("a\x00b,2014-05-25,1,0,0,0,0,0,0",), 2, "enrollment_id", "enrollment-nul"),
         bad((GOOD_ROW, GOOD_ROW), 3, "second row", "duplicate-enrollment-day"),
         bad(("1,2014-05-25,1000000,0,0,0,0,0,0",), 2, "exceeds", "absurd-count"),
     ],
@@ -210,6 +217,47 @@ def test_malformed_input_is_rejected_with_file_and_line(
     assert caught.value.detail.startswith(f"trainCourse6.csv:{where}: ")
     assert message in caught.value.detail
     assert not dest.exists()
+
+
+UNREADABLE = [
+    pytest.param("missing", "cannot read: No such file or directory", id="missing"),
+    pytest.param("directory", "cannot read: Is a directory", id="directory"),
+    pytest.param("binary", "not UTF-8 text", id="binary"),
+    pytest.param("huge-field", "not CSV: field larger than field limit", id="csv"),
+]
+
+
+def unreadable_file(tmp_path: Path, kind: str, header: str) -> Path:
+    path = tmp_path / "trainCourse1.csv"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "binary":
+        path.write_bytes(header.encode() + b"\n1,2014-05-25,\xff\xfe\x81,0\n")
+    elif kind == "huge-field":
+        path.write_text(f'{header}\n"{"x" * 200_000}",1\n', encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("kind", "message"), UNREADABLE)
+def test_an_unreadable_file_is_an_input_error_naming_it(
+    tmp_path: Path, kind: str, message: str
+) -> None:
+    src = unreadable_file(tmp_path, kind, HEADER)
+    with pytest.raises(InputError) as caught:
+        import_file(src, tmp_path / "out.jsonl")
+    assert caught.value.reason == "kddcup_format"
+    assert caught.value.detail.startswith(f"{src}: {message}")
+
+
+@pytest.mark.parametrize(("kind", "message"), UNREADABLE)
+def test_an_unreadable_labels_file_is_an_input_error_naming_it(
+    tmp_path: Path, kind: str, message: str
+) -> None:
+    src = unreadable_file(tmp_path, kind, "enrollment_id,label")
+    with pytest.raises(InputError) as caught:
+        read_labels(src)
+    assert caught.value.reason == "kddcup_format"
+    assert caught.value.detail.startswith(f"{src}: {message}")
 
 
 def test_an_empty_file_is_rejected(tmp_path: Path) -> None:

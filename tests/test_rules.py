@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from worker.errors import RulesError
 from worker.rules import Kind, MinDays, Rules, describe, load_rules, parse_rules
@@ -15,6 +17,33 @@ from worker.tiers import Tier
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 SOURCE = "test.yaml"
 MINIMAL = "tiers:\n  - event: login\n    tier: passive\n"
+BEYOND_FLOAT = 10**400
+ENGAGEMENT = load_rules(RULES_DIR / "engagement.yaml")
+
+HUGE_INTEGERS = st.builds(
+    lambda digits, sign: sign * 10**digits,
+    st.integers(min_value=300, max_value=1_000),
+    st.sampled_from([1, -1]),
+)
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | HUGE_INTEGERS
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+PROPERTY_NAMES = st.sampled_from(["calls", "scheduled"]) | st.text(max_size=8)
+# One name each rule of the shipped file matches, so every condition is tried.
+RULE_EXAMPLES = tuple(rule.event.replace("*", "x") for rule in ENGAGEMENT.tiers)
 
 
 def rules_from(data: dict[str, Any]) -> Rules:
@@ -180,6 +209,21 @@ def test_event_name_globs(pattern: str, name: str, matches: bool) -> None:
         ),
         pytest.param({"calls": {"gte": 100}}, {"calls": None}, False, id="null"),
         pytest.param({"calls": {"gte": 1}}, {"calls": True}, False, id="true-not-1"),
+        pytest.param(
+            {"calls": {"gte": 100}},
+            {"calls": BEYOND_FLOAT},
+            False,
+            id="int-beyond-float-is-not-a-number",
+        ),
+        pytest.param(
+            {"calls": {"lt": 0}},
+            {"calls": -BEYOND_FLOAT},
+            False,
+            id="negative-int-beyond-float",
+        ),
+        pytest.param(
+            {"calls": BEYOND_FLOAT}, {"calls": BEYOND_FLOAT}, True, id="eq-huge-int"
+        ),
         pytest.param({"calls": {"lt": 1}}, {"calls": False}, False, id="false-not-0"),
         pytest.param(
             {"calls": {"gte": 10, "lt": 20}}, {"calls": 15}, True, id="range-inside"
@@ -371,6 +415,57 @@ def test_bad_yaml_is_reported_with_its_line_number(text: str, line: int) -> None
     error = rules_error(text)
     assert error.field == f"line {line}"
     assert error.reason.startswith("not valid YAML")
+
+
+# Huge integers also at the top level, where the shipped `gte` rule reads them.
+@given(
+    name=st.text(max_size=20),
+    properties=st.dictionaries(PROPERTY_NAMES, HUGE_INTEGERS | JSON_VALUES),
+)
+def test_classify_never_raises_on_json_properties(
+    name: str, properties: dict[str, Any]
+) -> None:
+    for event in (name, *RULE_EXAMPLES):
+        assert ENGAGEMENT.classify(event, properties) in (*Tier, None)
+
+
+def test_api_call_with_a_count_beyond_float_range_is_not_power() -> None:
+    assert ENGAGEMENT.classify("api.call", {"calls": 10**401}) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("[" * 20_000, id="sequences"),
+        pytest.param("{a: " * 20_000, id="mappings"),
+        pytest.param("tiers: " + "[" * 20_000 + "]" * 20_000, id="closed-under-key"),
+    ],
+)
+def test_deeply_nested_yaml_is_a_rules_error_not_a_crash(text: str) -> None:
+    error = rules_error(text)
+    assert (error.field, error.reason) == ("yaml", "not valid YAML: nested too deeply")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("? [1]\n: 2\n", id="sequence-key"),
+        pytest.param("? {a: 1}\n: 2\n", id="mapping-key"),
+    ],
+)
+def test_unhashable_yaml_key_is_a_rules_error_naming_its_line(text: str) -> None:
+    error = rules_error(text)
+    assert error.field == "line 1"
+    assert "unhashable key" in error.reason
+
+
+def test_binary_rules_file_is_a_rules_error(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_bytes(b"tiers:\n  - event: \xff\xfe\x00\x81\n")
+    with pytest.raises(RulesError) as caught:
+        load_rules(path)
+    assert (caught.value.path, caught.value.field) == (str(path), "(file)")
+    assert caught.value.reason.startswith("not UTF-8 text")
 
 
 def test_loading_a_missing_file_raises_rules_error(tmp_path: Path) -> None:

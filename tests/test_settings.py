@@ -54,6 +54,37 @@ def test_lateness_and_skew_are_durations() -> None:
     settings = Settings()
     assert settings.lateness == timedelta(hours=1)
     assert settings.skew == timedelta(minutes=5)
+    assert settings.event_skew == timedelta(days=7)
+
+
+def test_event_clock_skew_is_its_own_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULSE_EVENT_CLOCK_SKEW_SECONDS", "86400")
+    settings = load_settings()
+    assert settings.event_skew == timedelta(days=1)
+    assert settings.skew == timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        pytest.param("PULSE_REDIS_URL", "redis://cache:6379/2", id="redis"),
+        pytest.param("PULSE_REDIS_URL", "rediss://cache:6380/0", id="rediss"),
+        pytest.param("PULSE_REDIS_URL", "unix:///run/redis.sock", id="unix"),
+        pytest.param("PULSE_GROUP_ID", "cs-pulse_v2.eu", id="group-punctuation"),
+        pytest.param("PULSE_GROUP_ID", "g" * 200, id="group-200-chars"),
+        pytest.param("PULSE_EVENTS_TOPIC", "t" * 249, id="topic-249-chars"),
+        pytest.param("PULSE_DLQ_TOPIC", "...", id="topic-three-dots"),
+        pytest.param("PULSE_TOUCHPOINTS_TOPIC", "cs_touch-points.v2", id="topic"),
+        pytest.param("PULSE_SWEEP_INTERVAL_SECONDS", "3600", id="sweep-an-hour"),
+        pytest.param("PULSE_BATCH_SECONDS", "60", id="batch-a-minute"),
+        pytest.param("PULSE_EVENT_CLOCK_SKEW_SECONDS", "0", id="event-skew-zero"),
+    ],
+)
+def test_valid_values_at_the_limits_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    load_settings()
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,6 +156,24 @@ def test_load_settings_accepts_infra_variables(monkeypatch: pytest.MonkeyPatch) 
         pytest.param("PULSE_TASK_MEMORY_DAYS", "0", id="memory-zero"),
         pytest.param("PULSE_LOG_FORMAT", "xml", id="log-format"),
         pytest.param("PULSE_LOG_LEVEL", "verbose", id="log-level"),
+        pytest.param("PULSE_REDIS_URL", "http://cache:6379", id="redis-url-scheme"),
+        pytest.param("PULSE_REDIS_URL", "cache:6379", id="redis-url-no-scheme"),
+        pytest.param("PULSE_GROUP_ID", "", id="group-empty"),
+        pytest.param("PULSE_GROUP_ID", "cs pulse", id="group-space"),
+        pytest.param("PULSE_GROUP_ID", "g" * 201, id="group-too-long"),
+        pytest.param("PULSE_EVENTS_TOPIC", "", id="topic-empty"),
+        pytest.param("PULSE_EVENTS_TOPIC", ".", id="topic-dot"),
+        pytest.param("PULSE_DLQ_TOPIC", "..", id="topic-dot-dot"),
+        pytest.param("PULSE_DLQ_TOPIC", "product events", id="topic-space"),
+        pytest.param("PULSE_TOUCHPOINTS_TOPIC", "cs/touchpoints", id="topic-slash"),
+        pytest.param("PULSE_TOUCHPOINTS_TOPIC", "t" * 250, id="topic-too-long"),
+        pytest.param("PULSE_SWEEP_INTERVAL_SECONDS", "inf", id="sweep-infinite"),
+        pytest.param("PULSE_SWEEP_INTERVAL_SECONDS", "nan", id="sweep-nan"),
+        pytest.param("PULSE_SWEEP_INTERVAL_SECONDS", "3601", id="sweep-over-hour"),
+        pytest.param("PULSE_BATCH_SECONDS", "61", id="batch-seconds-over-minute"),
+        pytest.param("PULSE_BATCH_SECONDS", "inf", id="batch-seconds-infinite"),
+        pytest.param("PULSE_EVENT_CLOCK_SKEW_SECONDS", "-1", id="event-skew-negative"),
+        pytest.param("PULSE_EVENT_CLOCK_SKEW_SECONDS", "7776001", id="event-skew-big"),
     ],
 )
 def test_invalid_value_stops_start_up_naming_the_variable(
@@ -135,7 +184,12 @@ def test_invalid_value_stops_start_up_naming_the_variable(
 
 
 @pytest.mark.parametrize(
-    "name", ["PULSE_ALLOWED_LATENESS_SECONDS", "PULSE_FUTURE_SKEW_SECONDS"]
+    "name",
+    [
+        "PULSE_ALLOWED_LATENESS_SECONDS",
+        "PULSE_FUTURE_SKEW_SECONDS",
+        "PULSE_EVENT_CLOCK_SKEW_SECONDS",
+    ],
 )
 def test_infinite_duration_stops_start_up(
     monkeypatch: pytest.MonkeyPatch, name: str

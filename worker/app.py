@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -18,7 +18,7 @@ from worker.errors import DeliveryError, StateError
 from worker.keys import Keys
 from worker.logs import get_logger
 from worker.processor import Processor
-from worker.protocols import Clock, Record, Rejection
+from worker.protocols import Clock, Record, Rejection, Sink
 from worker.rules import Rules
 from worker.settings import Settings
 from worker.state import Store, Ttl
@@ -28,6 +28,11 @@ from worker.tiers import SECONDS_PER_DAY
 log = get_logger("app")
 T = TypeVar("T")
 MAX_BACKOFF_S = 30.0
+REDIS_TIMEOUT_S = 10.0
+ATTEMPTS_BEFORE_DEAD_LETTER = 3
+# A killed worker's partitions wait this long for its session to lapse.
+SESSION_TIMEOUT_S = 10.0
+HEARTBEAT_S = 3.0
 
 
 class KafkaSink:
@@ -42,17 +47,20 @@ class KafkaSink:
         key, value = task.account_id.encode(), task.to_json().encode()
         await self._send(self.tasks, key, value, [])
 
-    async def dead_letter(self, rejection: Rejection) -> None:
-        """Publish the original bytes, with the reason and source in headers."""
-        record = rejection.record
-        headers = [
-            ("pulse.reason", rejection.reason.encode()),
-            ("pulse.error", rejection.detail.encode()[:2048]),
-            ("pulse.source.topic", record.topic.encode()),
-            ("pulse.source.partition", str(record.partition).encode()),
-            ("pulse.source.offset", str(record.offset).encode()),
-        ]
-        await self._send(self.dlq, None, record.value or b"", headers)
+    async def dead_letters(self, rejections: Sequence[Rejection]) -> None:
+        """Publish original keys and bytes, with reason and source in headers."""
+        try:
+            pending = [
+                await self.dlq.send(
+                    key=r.record.key, value=r.record.value or b"", headers=_headers(r)
+                )
+                for r in rejections
+            ]
+            await asyncio.gather(*pending)
+        except Exception as exc:  # aiokafka raises many unrelated types
+            raise DeliveryError(
+                f"publish to the dead-letter topic failed: {exc}"
+            ) from exc
 
     async def _send(
         self,
@@ -67,6 +75,17 @@ class KafkaSink:
         except Exception as exc:  # aiokafka raises many unrelated types
             name = topic.get_topic_name()
             raise DeliveryError(f"publish to {name} failed: {exc}") from exc
+
+
+def _headers(rejection: Rejection) -> list[tuple[str, bytes]]:
+    record = rejection.record
+    return [
+        ("pulse.reason", rejection.reason.encode()),
+        ("pulse.error", rejection.detail.encode()[:2048]),
+        ("pulse.source.topic", record.topic.encode()),
+        ("pulse.source.partition", str(record.partition).encode()),
+        ("pulse.source.offset", str(record.offset).encode()),
+    ]
 
 
 async def retrying(action: Callable[[], Awaitable[T]], what: str) -> T:
@@ -87,9 +106,42 @@ async def retrying(action: Callable[[], Awaitable[T]], what: str) -> T:
             delay = min(delay * 2, MAX_BACKOFF_S)
 
 
+async def handle_or_dead_letter(
+    proc: Processor, sink: Sink, records: list[Record]
+) -> None:
+    """Process a batch; dead-letter it if it keeps failing for another reason.
+
+    Redis or Kafka being away is waited out. Anything else (a bug) is tried a
+    few times, then the batch goes to the dead-letter topic rather than stall
+    the partition or be skipped unseen. Replaying it from there later is safe:
+    events already applied are recognised as duplicates.
+    """
+    error = ""
+    for attempt in range(1, ATTEMPTS_BEFORE_DEAD_LETTER + 1):
+        try:
+            await retrying(partial(proc.handle, records), "handle_batch")
+            return
+        except Exception as exc:  # an unexpected bug must not kill the agent
+            log.error(
+                "batch_failed",
+                attempt=attempt,
+                records=len(records),
+                first_offset=records[0].offset,
+                exc_info=True,
+            )
+            error = repr(exc)
+    rejections = [Rejection(r, "processing_failed", error) for r in records]
+    await retrying(partial(sink.dead_letters, rejections), "dead_letter_batch")
+
+
 def build_store(settings: Settings, rules: Rules) -> Store:
     """A Redis store configured for these settings and rules."""
-    client = aioredis.from_url(settings.redis_url)
+    # Timeouts turn a hung Redis into errors that are logged and retried.
+    client = aioredis.from_url(
+        settings.redis_url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+    )
     ttl = Ttl.for_window(
         rules.window.days, settings.allowed_lateness_seconds, settings.task_memory_days
     )
@@ -129,6 +181,8 @@ def build_app(settings: Settings, rules: Rules, datadir: Path) -> faust.App:
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=HEARTBEAT_S,
     )
     events = raw_topic(app, settings.events_topic)
     sink = KafkaSink(
@@ -139,6 +193,7 @@ def build_app(settings: Settings, rules: Rules, datadir: Path) -> faust.App:
     async def processor() -> Processor:
         if "p" not in holder:
             store = build_store(settings, rules)
+            await retrying(store.ping, "connect_redis")
             clock = await retrying(
                 partial(starting_clock, settings, store), "load_clock"
             )
@@ -163,10 +218,11 @@ def build_app(settings: Settings, rules: Rules, datadir: Path) -> faust.App:
                     e.message.topic,
                     e.message.partition,
                     e.message.offset,
+                    e.message.key,
                 )
                 for e in batch
             ]
-            await retrying(partial(proc.handle, records), "handle_batch")
+            await handle_or_dead_letter(proc, sink, records)
 
     @app.timer(interval=settings.sweep_interval_seconds)  # type: ignore[untyped-decorator]
     async def sweep() -> None:

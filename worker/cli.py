@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from worker.errors import ConfigError, PulseError
-from worker.logs import configure, get_logger
+from worker.logs import configure, get_logger, stdlib_config
 from worker.rules import Rules, describe, load_rules
 from worker.settings import Settings, load_settings
 
 log = get_logger("cli")
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+FIRST_YEAR = 1970
 
 
 def _settings_and_rules(rules_path: Path | None = None) -> tuple[Settings, Rules]:
@@ -43,7 +47,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         rules=str(settings.rules_path),
         clock=settings.clock,
     )
-    worker = faust.Worker(app, loglevel="warning", quiet=True)
+    worker = faust.Worker(
+        app,
+        loglevel="warning",
+        quiet=True,
+        logging_config=stdlib_config(settings.log_format),
+    )
+    # The start-up spinner writes terminal codes into log files and JSON logs.
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0
 
@@ -56,11 +67,12 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure(settings.log_format, settings.log_level)
-    path = Path(args.file)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
+    path = input_file(Path(args.file))
     topic = args.topic or settings.events_topic
-    total = sum(1 for _ in read_lines(path))
+    try:
+        total = sum(1 for _ in read_lines(path))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
     async def run() -> None:
         await ensure_topics(
@@ -88,6 +100,15 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def input_file(path: Path) -> Path:
+    """`path` if it is a file; `ConfigError` saying what it is otherwise."""
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a file")
+    return path
+
+
 def cmd_rules_check(args: argparse.Namespace) -> int:
     """Validate a rules file and print what it means."""
     path = Path(args.path) if args.path else load_settings().rules_path
@@ -103,7 +124,11 @@ def cmd_import_kddcup(args: argparse.Namespace) -> int:
 
     source = Path(args.file)
     dest = Path(args.output) if args.output else source.with_suffix(".events.jsonl")
-    summary = import_file(source, dest)
+    try:
+        summary = import_file(source, dest)
+    except OSError as exc:
+        # Reading errors are InputErrors already; this is the output side.
+        raise PulseError(f"{dest}: cannot write: {exc.strerror or exc}") from exc
     print(
         f"{source} -> {dest}: {summary.events} events from {summary.rows} rows, "
         f"{summary.enrollments} enrollments"
@@ -111,10 +136,23 @@ def cmd_import_kddcup(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_day(text: str) -> date:
+    """A `--day` value: a calendar date written YYYY-MM-DD, 1970 or later."""
+    if not _DAY.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a calendar date ({exc})"
+        ) from None
+    if day.year < FIRST_YEAR:
+        raise argparse.ArgumentTypeError(f"{text!r} is before {FIRST_YEAR}")
+    return day
+
+
 def cmd_account(args: argparse.Namespace) -> int:
     """Print an account's DAU, MAU, stickiness and users per tier from state."""
-    from datetime import date
-
     from worker.app import build_store
     from worker.metrics import account_summary
     from worker.report import account_lines
@@ -125,8 +163,10 @@ def cmd_account(args: argparse.Namespace) -> int:
     async def run() -> list[str]:
         store = build_store(settings, rules)
         try:
+            if args.account not in await store.accounts():
+                return [f"No activity is recorded for account {args.account}."]
             if args.day:
-                day = date.fromisoformat(args.day).toordinal()
+                day = args.day.toordinal()
             elif settings.clock == "event" and (stored := await store.clock()):
                 day = day_of(datetime.fromtimestamp(stored, UTC))
             else:
@@ -181,7 +221,9 @@ def parser() -> argparse.ArgumentParser:
     account = sub.add_parser("account", help=cmd_account.__doc__)
     account.add_argument("account")
     account.add_argument(
-        "--day", help="YYYY-MM-DD (default: today, or the event clock)"
+        "--day",
+        type=parse_day,
+        help="YYYY-MM-DD (default: today, or the event clock)",
     )
     account.set_defaults(func=cmd_account)
 

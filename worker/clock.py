@@ -19,6 +19,13 @@ class WallClock:
     def observe(self, ts: datetime, partition: int) -> None:
         """Ignore an event's time."""
 
+    def snapshot(self) -> object:
+        """Nothing to keep: wall time is not ours to rewind."""
+        return None
+
+    def restore(self, state: object) -> None:
+        """Nothing to restore."""
+
 
 class EventClock:
     """Event time as a watermark: the slowest input partition's latest event.
@@ -48,3 +55,13 @@ class EventClock:
         current = self._partitions.get(partition)
         if current is None or ts > current:
             self._partitions[partition] = ts
+
+    def snapshot(self) -> object:
+        """A copy of every partition's watermark."""
+        return dict(self._partitions)
+
+    def restore(self, state: object) -> None:
+        """Put back the watermarks of a snapshot."""
+        if not isinstance(state, dict):
+            raise TypeError("not a snapshot of an EventClock")
+        self._partitions = dict(state)

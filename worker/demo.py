@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +24,7 @@ from tqdm import tqdm
 
 from worker import kddcup, synthetic
 from worker.app import build_store
+from worker.errors import ConfigError
 from worker.events import parse_timestamp
 from worker.kafka_io import (
     delete_topics,
@@ -36,10 +38,11 @@ from worker.metrics import AccountSummary, account_summary
 from worker.report import LabelScore, read_tasks, render, score_labels
 from worker.rules import Rules, load_rules
 from worker.settings import Settings, load_settings
-from worker.tiers import SECONDS_PER_DAY, Tier, day_of
+from worker.tiers import Tier, day_of
 
 DEFAULT_DATA = Path("../shared/datasets/kddcup2015-daily/trainCourse1038.csv")
 RULES = Path("rules/kddcup.yaml")
+DATA_VARIABLE = "PULSE_DEMO_DATA"
 PREFIX = "pulse-demo"
 WAIT_LIMIT_S = 900
 log = get_logger("demo")
@@ -56,7 +59,6 @@ def demo_settings(base: Settings, run: str) -> Settings:
             "redis_prefix": PREFIX,
             "rules_path": RULES,
             "clock": "event",
-            "future_skew_seconds": float(SECONDS_PER_DAY),
         }
     )
 
@@ -82,10 +84,27 @@ def spawn_worker(
     )
 
 
-def prepare_events(data: Path | None, out: Path) -> tuple[Path, dict[str, int], str]:
+def demo_data(
+    data: Path | None, environ: Mapping[str, str], default: Path = DEFAULT_DATA
+) -> Path:
+    """The KDD file to import; `ConfigError` if one named explicitly is missing."""
+    if data is not None:
+        named, origin = data, "--data"
+    elif environ.get(DATA_VARIABLE):
+        named, origin = Path(environ[DATA_VARIABLE]), DATA_VARIABLE
+    else:
+        # Only the default path may be absent: the synthetic log stands in.
+        return default
+    if not named.exists():
+        raise ConfigError(f"{named}: no such file (given by {origin})")
+    if not named.is_file():
+        raise ConfigError(f"{named}: not a file (given by {origin})")
+    return named
+
+
+def prepare_events(source: Path, out: Path) -> tuple[Path, dict[str, int], str]:
     """Events file, labels and a description of the source."""
     events = out / "events.jsonl"
-    source = data or Path(os.environ.get("PULSE_DEMO_DATA", DEFAULT_DATA))
     if source.is_file():
         summary = kddcup.import_file(source, events)
         labels_file = source.parent / "truth_train.csv"
@@ -124,10 +143,17 @@ def ever_power(events: Path, rules: Rules) -> tuple[set[str], int]:
 
 async def clean_state(settings: Settings) -> None:
     """Remove the previous demo's topics and Redis keys."""
-    await delete_topics(settings.kafka_bootstrap, f"{PREFIX}.")
-    client = aioredis.from_url(settings.redis_url)
+    # No dot after the prefix: faust's `<group_id>-__assignor-__leader` topics
+    # (group id `pulse-demo-<run>`) would otherwise pile up, one per run.
+    await delete_topics(settings.kafka_bootstrap, PREFIX)
+    await delete_keys(settings.redis_url, PREFIX)
+
+
+async def delete_keys(redis_url: str, prefix: str) -> None:
+    """Delete every Redis key under `prefix`."""
+    client = aioredis.from_url(redis_url)
     try:
-        async for key in client.scan_iter(match=f"{PREFIX}:*", count=1000):
+        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
             await client.delete(key)
     finally:
         await client.aclose()
@@ -188,9 +214,10 @@ def run_demo(data: Path | None, out: Path) -> int:
     """Run the demo; 0 when it completed and opened at least one task."""
     settings = demo_settings(load_settings(), time.strftime("%Y%m%d%H%M%S"))
     rules = load_rules(RULES)
+    source_file = demo_data(data, os.environ)
     out.mkdir(parents=True, exist_ok=True)
 
-    events, labels, source = prepare_events(data, out)
+    events, labels, source = prepare_events(source_file, out)
     asyncio.run(clean_state(settings))
     topics = (settings.events_topic, settings.dlq_topic, settings.touchpoints_topic)
     asyncio.run(

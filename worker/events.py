@@ -8,17 +8,24 @@ sends the record to the dead-letter topic.
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from worker.errors import InputError
 
-# Ids end up inside Redis keys: braces would break the account hash tag and
-# whitespace makes keys unreadable in redis-cli.
-ID_PATTERN = r"^[^\s{}]{1,128}$"
+# Ids end up inside Redis keys: braces would break the account hash tag,
+# whitespace makes keys unreadable in redis-cli, and control characters could
+# forge the schedule's \x1f member separator or inject terminal escapes. C0 and
+# DEL are spelt out because pydantic's (Rust) `\s` does not cover \x1c-\x1f.
+ID_PATTERN = r"^[^\x00-\x20\x7f\s{}]{1,128}$"
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+# Earlier times would underflow the date arithmetic done against the clock.
+MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 class Event(BaseModel):
@@ -48,17 +55,28 @@ def parse_timestamp(value: object) -> datetime:
             raise ValueError("epoch milliseconds out of range")
         return datetime.fromtimestamp(value / 1000, UTC)
     if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("timestamp is not ISO-8601") from None
-        if parsed.tzinfo is None:
-            raise ValueError("timestamp has no UTC offset")
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("timestamp is outside the UTC calendar") from None
+        return _parse_iso(value)
     raise ValueError("timestamp must be ISO-8601 or epoch milliseconds")
+
+
+def _parse_iso(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        if _NUMBER_TEXT.fullmatch(value):
+            raise ValueError(
+                "epoch milliseconds must be a JSON number, not a string"
+            ) from None
+        raise ValueError("timestamp is not ISO-8601") from None
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp has no UTC offset")
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is outside the UTC calendar") from None
+    if utc < MIN_TIMESTAMP:
+        raise ValueError("timestamp is before 1970-01-01T00:00:00Z")
+    return utc
 
 
 def _from_segment(obj: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +105,17 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"number {text[:40]} is too large for a float")
+    return number
+
+
 def parse_event(raw: bytes | None, max_bytes: int) -> Event:
     """Turn one Kafka record value into an `Event`, or raise `InputError`."""
     if raw is None or not raw.strip():
@@ -94,8 +123,11 @@ def parse_event(raw: bytes | None, max_bytes: int) -> Event:
     if len(raw) > max_bytes:
         raise InputError("too_large", f"{len(raw)} bytes exceeds {max_bytes}")
     try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = json.loads(
+            raw, parse_constant=_refuse_constant, parse_float=_finite_float
+        )
+    except ValueError as exc:
+        # Also undecodable bytes and integers past Python's digit limit.
         raise InputError("not_json", str(exc)) from exc
     except RecursionError:
         raise InputError("not_json", "nested too deeply") from None
@@ -113,7 +145,8 @@ def parse_event(raw: bytes | None, max_bytes: int) -> Event:
 
 def check_not_future(event: Event, now: datetime, skew: timedelta) -> None:
     """Reject an event stamped further ahead of `now` than the skew allows."""
-    if event.timestamp > now + skew:
+    # Subtracting from the event keeps a clock near year 9999 from overflowing.
+    if event.timestamp - skew > now:
         raise InputError(
             "in_future",
             f"timestamp {event.timestamp.isoformat()} is more than {skew} "

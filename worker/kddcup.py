@@ -60,6 +60,7 @@ REQUIRED_COLUMNS = ("enrollment_id", "time", *EVENT_COLUMNS)
 # would otherwise expand into that many events in memory.
 MAX_DAILY_COUNT = 100_000
 MAX_ID_LENGTH = 128
+ID_RULE = "is empty or has whitespace, control characters or braces"
 LABEL_ID_COLUMNS = ("enrollment_id", "user_id")
 
 _ID_RE = re.compile(ID_PATTERN)
@@ -123,6 +124,16 @@ def _fail(name: str, line: int, reason: str) -> InputError:
     return InputError(REASON, f"{name}:{line}: {reason}")
 
 
+def _unreadable(path: str | Path, exc: Exception) -> InputError:
+    if isinstance(exc, OSError):
+        reason = f"cannot read: {exc.strerror or exc}"
+    elif isinstance(exc, UnicodeDecodeError):
+        reason = "not UTF-8 text"
+    else:
+        reason = f"not CSV: {exc}"
+    return InputError(REASON, f"{path}: {reason}")
+
+
 def _check_header(name: str, header: list[str] | None) -> None:
     if header is None:
         raise _fail(name, 1, "file is empty, expected a header row")
@@ -153,7 +164,7 @@ def _parse_day(raw: str) -> date:
 
 def _parse_enrollment(raw: str) -> str:
     if not _ID_RE.fullmatch(raw):
-        raise ValueError(f"enrollment_id {raw!r} is empty or has whitespace or braces")
+        raise ValueError(f"enrollment_id {raw!r} {ID_RULE}")
     return raw
 
 
@@ -172,6 +183,13 @@ def _parse_row(line: int, row: dict[str, str]) -> DayCounts:
 
 def iter_rows(path: str | Path) -> Iterator[DayCounts]:
     """Yield the file's validated rows in file order; `InputError` at the first bad."""
+    try:
+        yield from _read_rows(path)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _read_rows(path: str | Path) -> Iterator[DayCounts]:
     name = Path(path).name
     seen: set[tuple[str, date]] = set()
     with open(path, encoding="utf-8-sig", newline="") as handle:
@@ -267,7 +285,7 @@ def import_file(src: str | Path, dest: str | Path) -> ImportSummary:
 
 def _label_key(column: str, raw: str) -> str:
     if not _ID_RE.fullmatch(raw):
-        raise ValueError(f"{column} {raw!r} is empty or has whitespace or braces")
+        raise ValueError(f"{column} {raw!r} {ID_RULE}")
     return f"enr-{raw}" if column == "enrollment_id" else raw
 
 
@@ -285,6 +303,13 @@ def _check_label_header(name: str, header: list[str]) -> str:
 
 def read_labels(path: str | Path) -> dict[str, int]:
     """Labels by user_id from an `enrollment_id,label` or `user_id,label` CSV."""
+    try:
+        return _read_labels(path)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _read_labels(path: str | Path) -> dict[str, int]:
     name = Path(path).name
     labels: dict[str, int] = {}
     with open(path, encoding="utf-8-sig", newline="") as handle:

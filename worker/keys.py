@@ -40,6 +40,10 @@ class Keys:
         """Scratch key for counting the month's distinct users (MAU)."""
         return f"{self._account(account)}:mau-scratch"
 
+    def account_stats(self, account: str) -> str:
+        """Hash of the account's event counters: accepted, duplicate, ignored."""
+        return f"{self._account(account)}:stats"
+
     def task(self, account: str, task_id: str) -> str:
         """Marker of an opened task: its JSON while pending, 'sent' once published."""
         return f"{self._account(account)}:task:{task_id}"

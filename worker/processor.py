@@ -37,8 +37,8 @@ class BatchStats:
 
     accepted: int = 0
     duplicate: int = 0
-    rejected: int = 0
-    ignored: int = 0
+    late_duplicate: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
     opened: list[Task] = field(default_factory=list)
 
 
@@ -67,28 +67,42 @@ class Processor:
         return None if now is None else closed_day(now, self.settings.lateness)
 
     async def handle(self, records: Sequence[Record]) -> BatchStats:
-        """Process one batch of records from the input topic."""
-        stats = BatchStats()
+        """Process one batch of records from the input topic.
+
+        If it fails part-way the clock is put back, so that processing the
+        same batch again (as the caller does) judges every record as before.
+        """
         async with self.lock:
-            pending: list[Update] = []
-            for record in records:
-                update = await self._admit(record, stats)
-                if update is not None:
-                    pending.append(update)
-                if self.event_time and self._day_closed():
-                    await self._apply(pending, stats)
-                    pending = []
-                    stats.opened += await self._sweep()
-            await self._apply(pending, stats)
-            if self.event_time and (now := self.clock.now()) is not None:
-                await self.store.advance_clock(now.timestamp())
+            saved = self.clock.snapshot(), self.swept
+            try:
+                stats = await self._handle(records)
+            except BaseException:
+                self.clock.restore(saved[0])
+                self.swept = saved[1]
+                raise
         await self.store.count(
-            accepted=stats.accepted,
-            duplicate=stats.duplicate,
-            rejected=stats.rejected,
-            ignored=stats.ignored,
+            duplicate=stats.late_duplicate,
+            rejected=len(stats.rejections),
             records=len(records),
         )
+        return stats
+
+    async def _handle(self, records: Sequence[Record]) -> BatchStats:
+        stats = BatchStats()
+        pending: list[Update] = []
+        for record in records:
+            update = await self._admit(record, stats)
+            if update is not None:
+                pending.append(update)
+            if self.event_time and self._day_closed():
+                await self._apply(pending, stats)
+                pending = []
+                stats.opened += await self._sweep()
+        await self._apply(pending, stats)
+        if stats.rejections:
+            await self.sink.dead_letters(stats.rejections)
+        if self.event_time and (now := self.clock.now()) is not None:
+            await self.store.advance_clock(now.timestamp())
         return stats
 
     async def sweep(self) -> list[Task]:
@@ -100,12 +114,12 @@ class Processor:
         try:
             event = parse_event(record.value, self.settings.max_event_bytes)
             self._check_time(event)
+            tier = self.rules.classify(event.event, event.properties)
         except InputError as exc:
             if exc.reason == "too_late" and await self._already_applied(record):
-                stats.duplicate += 1
+                stats.late_duplicate += 1
                 return None
-            await self._reject(Rejection(record, exc.reason, exc.detail))
-            stats.rejected += 1
+            stats.rejections.append(self._rejected(record, exc.reason, exc.detail))
             return None
         except Exception as exc:  # a bug in validation must not stop the stream
             log.exception(
@@ -114,14 +128,10 @@ class Processor:
                 partition=record.partition,
                 offset=record.offset,
             )
-            await self._reject(Rejection(record, "unprocessable", repr(exc)))
-            stats.rejected += 1
+            stats.rejections.append(self._rejected(record, "unprocessable", repr(exc)))
             return None
 
         self.clock.observe(event.timestamp, record.partition)
-        tier = self.rules.classify(event.event, event.properties)
-        if tier is None:
-            stats.ignored += 1
         return Update(
             event.event_id,
             event.account_id,
@@ -134,8 +144,8 @@ class Processor:
         # Nothing can come from the real future, whichever clock is in use.
         check_not_future(event, datetime.now(UTC), self.settings.skew)
         latest, now = self.clock.latest(), self.clock.now()
-        if latest is not None:
-            check_not_future(event, latest, self.settings.skew)
+        if latest is not None and self.event_time:
+            check_not_future(event, latest, self.settings.event_skew)
         if now is not None:
             check_late(event, now, self.settings.lateness)
 
@@ -145,16 +155,17 @@ class Processor:
             event.account_id, event.timestamp.date().toordinal(), event.event_id
         )
 
-    async def _reject(self, rejection: Rejection) -> None:
+    @staticmethod
+    def _rejected(record: Record, reason: str, detail: str) -> Rejection:
         log.warning(
             "event_rejected",
-            reason=rejection.reason,
-            detail=rejection.detail,
-            topic=rejection.record.topic,
-            partition=rejection.record.partition,
-            offset=rejection.record.offset,
+            reason=reason,
+            detail=detail,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
         )
-        await self.sink.dead_letter(rejection)
+        return Rejection(record, reason, detail)
 
     def _day_closed(self) -> bool:
         closed = self.closed()

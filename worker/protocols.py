@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -21,6 +22,12 @@ class Clock(Protocol):
     def observe(self, ts: datetime, partition: int) -> None:
         """Take note of an accepted event's time and the partition it came from."""
 
+    def snapshot(self) -> object:
+        """The clock's state, to put back if a batch has to be processed again."""
+
+    def restore(self, state: object) -> None:
+        """Return to a state taken by `snapshot`."""
+
 
 @dataclass(frozen=True)
 class Record:
@@ -30,6 +37,7 @@ class Record:
     topic: str
     partition: int
     offset: int
+    key: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -47,5 +55,5 @@ class Sink(Protocol):
     async def publish_task(self, task: Task) -> None:
         """Publish a touchpoint task; return only once the broker has it."""
 
-    async def dead_letter(self, rejection: Rejection) -> None:
-        """Publish a rejected record with its reason."""
+    async def dead_letters(self, rejections: Sequence[Rejection]) -> None:
+        """Publish rejected records with their reasons; return once all are acked."""

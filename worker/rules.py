@@ -68,7 +68,11 @@ class Condition(_Strict):
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        # An integer beyond a float's range cannot be compared as a number.
+        return None
 
 
 def _compare(value: Any, bound: float, ok: Callable[[float, float], bool]) -> bool:
@@ -229,7 +233,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            try:
+                repeated = key in seen
+            except TypeError:
+                # An unhashable key: the base class reports it with its line.
+                continue
+            if repeated:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} appears twice", key_node.start_mark
                 )
@@ -245,6 +254,8 @@ def parse_rules(text: str, source: str) -> Rules:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "yaml"
         raise RulesError(source, where, f"not valid YAML: {exc}") from exc
+    except RecursionError:
+        raise RulesError(source, "yaml", "not valid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise RulesError(source, "(top level)", "expected a mapping of settings")
 
@@ -261,6 +272,9 @@ def load_rules(path: Path) -> Rules:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesError(str(path), "(file)", exc.strerror or str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte {exc.start}: {exc.reason})"
+        raise RulesError(str(path), "(file)", reason) from exc
     return parse_rules(text, str(path))
 
 

@@ -24,7 +24,7 @@ from worker.tiers import SECONDS_PER_DAY, Tier
 MONTH_DAYS = 30
 
 # One account's events in arrival order, atomically. KEYS: the account's users
-# zset, then every other key the events touch. ARGV[1]: JSON list of
+# zset, its counters, then every other key the events touch. ARGV[1]: JSON list of
 # [event id, day, tier, user, seen key, days key, active key] (key positions in
 # KEYS); then TTLs of the seen sets, day hashes and monthly keys, and how many
 # days of history to keep. Returns one entry per event: {0} duplicate,
@@ -32,14 +32,18 @@ MONTH_DAYS = 30
 APPLY_EVENTS = """
 local seen_ttl, days_ttl, month_ttl = ARGV[2], ARGV[3], ARGV[4]
 local keep = tonumber(ARGV[5])
-local users = KEYS[1]
+local users, stats = KEYS[1], KEYS[2]
 local out = {}
+local counts = {accepted = 0, duplicate = 0, ignored = 0}
 for i, e in ipairs(cjson.decode(ARGV[1])) do
   local id, day, tier, user = e[1], e[2], tonumber(e[3]), e[4]
   local seen, days, active = KEYS[e[5]], KEYS[e[6]], KEYS[e[7]]
   if redis.call('SADD', seen, id) == 0 then
+    counts.duplicate = counts.duplicate + 1
     out[i] = {0}
   else
+    counts.accepted = counts.accepted + 1
+    if tier == 0 then counts.ignored = counts.ignored + 1 end
     redis.call('EXPIRE', seen, seen_ttl)
     local previous = 0
     if tier > 0 and user ~= '' then
@@ -65,6 +69,10 @@ for i, e in ipairs(cjson.decode(ARGV[1])) do
     end
   end
 end
+for name, count in pairs(counts) do
+  if count > 0 then redis.call('HINCRBY', stats, name, count) end
+end
+redis.call('EXPIRE', stats, month_ttl)
 return out
 """
 
@@ -209,7 +217,7 @@ class Store:
     def _apply_call(
         self, account: str, updates: Sequence[Update]
     ) -> tuple[list[str], list[str | int]]:
-        keys = [self.keys.users(account)]
+        keys = [self.keys.users(account), self.keys.account_stats(account)]
         index: dict[str, int] = {}
 
         def position(key: str) -> int:
@@ -238,6 +246,10 @@ class Store:
             self.keep_days,
         ]
         return keys, args
+
+    async def ping(self) -> None:
+        """Check that Redis answers."""
+        await self._call(self.client.ping())
 
     async def was_seen(self, account: str, day: int, event_id: str) -> bool:
         """Whether an event id was already applied (used for late redeliveries)."""
@@ -356,9 +368,22 @@ class Store:
             await self._call(pipe.execute())
 
     async def counters(self) -> dict[str, int]:
-        """The running counters."""
-        raw = await self._call(self.client.hgetall(self.keys.stats))
-        return {_text(k): int(v) for k, v in raw.items()}
+        """The running counters: the global ones plus every account's, summed.
+
+        `accepted`, `duplicate` and `ignored` are counted by the apply script
+        itself, so a redelivered event can never be counted as accepted twice.
+        """
+        accounts = await self.accounts()
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.stats)
+            for account in accounts:
+                pipe.hgetall(self.keys.account_stats(account))
+            replies = await self._call(pipe.execute())
+        totals: dict[str, int] = {}
+        for reply in replies:
+            for name, value in reply.items():
+                totals[_text(name)] = totals.get(_text(name), 0) + int(value)
+        return totals
 
     async def _call(self, awaitable: Any) -> Any:
         try:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,12 +17,13 @@ from hypothesis import strategies as st
 
 from worker.app import build_store
 from worker.clock import EventClock
+from worker.errors import StateError
 from worker.metrics import account_summary
 from worker.processor import Processor
 from worker.protocols import Record, Rejection
 from worker.rules import Rules
 from worker.settings import Settings
-from worker.state import Store, Update
+from worker.state import Applied, Store, Update
 from worker.tasks import Task
 from worker.tiers import Tier
 
@@ -42,8 +44,8 @@ class CollectingSink:
     async def publish_task(self, task: Task) -> None:
         self.tasks.append(task)
 
-    async def dead_letter(self, rejection: Rejection) -> None:
-        self.rejections.append(rejection)
+    async def dead_letters(self, rejections: Sequence[Rejection]) -> None:
+        self.rejections += rejections
 
 
 def records(lines: list[bytes]) -> list[Record]:
@@ -230,6 +232,12 @@ class SettableClock:
     def observe(self, ts: datetime, partition: int) -> None:
         """Events do not move a wall clock."""
 
+    def snapshot(self) -> object:
+        return None
+
+    def restore(self, state: object) -> None:
+        """Nothing to restore."""
+
 
 async def test_live_sweep_opens_dormant_task_when_time_passes_without_events(
     settings: Settings, rules: Rules, store: Store
@@ -252,3 +260,37 @@ async def test_live_sweep_opens_dormant_task_when_time_passes_without_events(
     assert opened[0].due_at == clock.current + timedelta(hours=48)
     assert await proc.sweep() == []
     assert sink.tasks == opened
+
+
+class FlakyStore(Store):
+    """The real store, whose first write fails as if Redis dropped the link."""
+
+    failed = False
+
+    async def apply(self, updates: Sequence[Update]) -> list[Applied]:
+        if not self.failed:
+            self.failed = True
+            raise StateError("connection reset by peer")
+        return await super().apply(updates)
+
+
+async def test_a_batch_retried_after_a_redis_failure_is_judged_as_the_first_time(
+    settings: Settings, rules: Rules, store: Store
+) -> None:
+    # given a batch whose last event moves event time well past its first
+    flaky = FlakyStore(store.client, store.keys, store.ttl, store.keep_days)
+    sink = CollectingSink()
+    proc = Processor(settings, rules, flaky, EventClock(), sink)
+    lines = [
+        envelope("early", "ann", "video", START),
+        envelope("later", "ann", "video", START + timedelta(hours=5)),
+    ]
+
+    # when Redis fails during the first attempt and the batch is handled again
+    with pytest.raises(StateError):
+        await proc.handle(records(lines))
+    stats = await proc.handle(records(lines))
+
+    # then the early event is applied, not dead-lettered as late
+    assert stats.accepted == 2
+    assert sink.rejections == []
