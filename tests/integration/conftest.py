@@ -73,7 +73,8 @@ def namespace(services: None) -> Iterator[str]:
     for key in client.scan_iter(match=f"{name}:*", count=1000):
         client.delete(key)
     client.close()
-    asyncio.run(delete_topics(KAFKA, f"{name}."))
+    # No dot: faust also makes `<group id>-__assignor-__leader`.
+    asyncio.run(delete_topics(KAFKA, name))
 
 
 @pytest.fixture
