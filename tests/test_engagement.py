@@ -13,10 +13,7 @@ from worker.engagement import (
     Drop,
     detect_drop,
     evaluate,
-    highest,
-    merge_day,
     next_check,
-    prune,
     retained_days,
     tier_counts,
     window_tier,
@@ -33,6 +30,18 @@ histories = st.dictionaries(days_st, st.sampled_from(Tier), max_size=20)
 histories_without_power = st.dictionaries(
     days_st, st.sampled_from([NONE, PASSIVE, ACTIVE]), max_size=20
 )
+
+
+def merge_day(days: DayTiers, day: int, tier: Tier) -> dict[int, Tier]:
+    """The apply script's rule, as a model: a day keeps its highest tier."""
+    merged = dict(days)
+    merged[day] = max(merged.get(day, Tier.NONE), tier)
+    return merged
+
+
+def prune(days: DayTiers, today: int, keep: int) -> dict[int, Tier]:
+    """The apply script's pruning, as a model: drop days older than `keep`."""
+    return {day: tier for day, tier in days.items() if day > today - keep}
 
 
 @st.composite
@@ -228,11 +237,6 @@ def test_evaluate_with_nothing_due_yet_changes_nothing() -> None:
 def test_prune_keeps_only_days_a_window_can_still_reach() -> None:
     days = history(d0=POWER, d1=PASSIVE, d14=ACTIVE)
     assert prune(days, D0 + 14, retained_days(WEEK)) == history(d1=PASSIVE, d14=ACTIVE)
-
-
-def test_highest_of_no_tiers_is_none() -> None:
-    assert highest([]) is NONE
-    assert highest([PASSIVE, POWER, ACTIVE]) is POWER
 
 
 @given(

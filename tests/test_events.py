@@ -16,8 +16,8 @@ from worker.events import (
     ID_PATTERN,
     MAX_EPOCH_MS,
     Event,
+    check_late,
     check_not_future,
-    check_time,
     parse_event,
 )
 
@@ -375,21 +375,22 @@ def test_reject_detail_lists_at_most_three_problems() -> None:
         pytest.param(NOW - LATENESS, id="exactly-lateness-behind"),
     ],
 )
-def test_event_within_skew_and_lateness_passes_the_time_check(ts: datetime) -> None:
-    check_time(event_at(ts), NOW, LATENESS, SKEW)
+def test_event_within_skew_and_lateness_passes_the_time_checks(ts: datetime) -> None:
+    check_not_future(event_at(ts), NOW, SKEW)
+    check_late(event_at(ts), NOW, LATENESS)
 
 
 def test_event_beyond_the_skew_is_rejected_as_in_future() -> None:
     event = event_at(NOW + SKEW + timedelta(microseconds=1))
     with pytest.raises(InputError) as caught:
-        check_time(event, NOW, LATENESS, SKEW)
+        check_not_future(event, NOW, SKEW)
     assert caught.value.reason == "in_future"
 
 
 def test_event_older_than_lateness_is_rejected_as_too_late() -> None:
     event = event_at(NOW - LATENESS - timedelta(microseconds=1))
     with pytest.raises(InputError) as caught:
-        check_time(event, NOW, LATENESS, SKEW)
+        check_late(event, NOW, LATENESS)
     assert caught.value.reason == "too_late"
 
 

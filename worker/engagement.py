@@ -8,20 +8,13 @@ does not depend on the order events arrived in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from worker.rules import Kind, Window
 from worker.tiers import Tier
 
 DayTiers = Mapping[int, Tier]
-
-
-def merge_day(days: DayTiers, day: int, tier: Tier) -> dict[int, Tier]:
-    """History with `tier` recorded on `day`; a day keeps its highest tier."""
-    merged = dict(days)
-    merged[day] = max(merged.get(day, Tier.NONE), tier)
-    return merged
 
 
 def window_tier(days: DayTiers, end: int, window: Window) -> Tier:
@@ -120,13 +113,3 @@ def evaluate(
 def retained_days(window: Window) -> int:
     """How many days of history a user's windows can still look at."""
     return 2 * window.days
-
-
-def prune(days: DayTiers, today: int, keep: int) -> dict[int, Tier]:
-    """History without the days no window can reach any more."""
-    return {day: tier for day, tier in days.items() if day > today - keep}
-
-
-def highest(tiers: Iterable[Tier]) -> Tier:
-    """The highest of some tiers, NONE when there are none."""
-    return max(tiers, default=Tier.NONE)

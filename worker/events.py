@@ -162,11 +162,3 @@ def check_late(event: Event, now: datetime, lateness: timedelta) -> None:
             f"timestamp {event.timestamp.isoformat()} is more than {lateness} "
             f"before {now.isoformat()}",
         )
-
-
-def check_time(
-    event: Event, now: datetime, lateness: timedelta, skew: timedelta
-) -> None:
-    """Reject an event too far ahead of, or too far behind, the clock in use."""
-    check_not_future(event, now, skew)
-    check_late(event, now, lateness)
