@@ -28,10 +28,12 @@ def test_event_clock_never_goes_back() -> None:
     assert clock.now() == T0 + timedelta(hours=2)
 
 
-def test_event_clock_resumed_from_storage_does_not_fall_behind_it() -> None:
-    clock = EventClock(start=T0 + timedelta(days=1))
-    clock.observe(T0, partition=3)
-    assert clock.now() == T0 + timedelta(days=1)
+def test_event_clock_held_back_by_a_partition_another_worker_reported() -> None:
+    clock = EventClock()
+    clock.observe(T0 + timedelta(days=3), partition=0)
+    clock.merge({0: T0, 1: T0 + timedelta(hours=2)})
+    assert clock.now() == T0 + timedelta(hours=2)
+    assert clock.partitions() == {0: T0 + timedelta(days=3), 1: T0 + timedelta(hours=2)}
 
 
 def test_wall_clock_ignores_events() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -150,14 +149,9 @@ def build_store(settings: Settings, rules: Rules) -> Store:
     return Store(client, Keys(settings.redis_prefix), ttl, keep)
 
 
-async def starting_clock(settings: Settings, store: Store) -> Clock:
-    """The wall clock, or the event clock resumed from its stored watermark."""
-    if settings.clock == "wall":
-        return WallClock()
-    stored = await store.clock()
-    if stored is None:
-        return EventClock()
-    return EventClock(datetime.fromtimestamp(stored, UTC))
+def starting_clock(settings: Settings) -> Clock:
+    """The wall clock, or an event clock (which resumes from Redis as it runs)."""
+    return WallClock() if settings.clock == "wall" else EventClock()
 
 
 def raw_topic(app: faust.App, name: str) -> Any:
@@ -194,9 +188,7 @@ def build_app(settings: Settings, rules: Rules, datadir: Path) -> faust.App:
         if "p" not in holder:
             store = build_store(settings, rules)
             await retrying(store.ping, "connect_redis")
-            clock = await retrying(
-                partial(starting_clock, settings, store), "load_clock"
-            )
+            clock = starting_clock(settings)
             holder["p"] = Processor(settings, rules, store, clock, sink)
             log.info(
                 "worker_ready",

@@ -30,25 +30,32 @@ class WallClock:
 class EventClock:
     """Event time as a watermark: the slowest input partition's latest event.
 
-    Partitions are consumed at different speeds, so the clock is the minimum
-    over the partitions seen of each one's highest event time; an event from
-    a partition that lags behind is then not mistaken for a late one.
+    Partitions are consumed at different speeds, and by different workers, so
+    the clock is the minimum over every partition known to have had events of
+    its highest event time. An event from a partition that lags behind is then
+    not mistaken for a late one, and no day closes before every partition has
+    passed it. Workers share their partitions' times through Redis (`merge`).
     """
 
-    def __init__(self, start: datetime | None = None) -> None:
-        self._start = start
+    def __init__(self) -> None:
         self._partitions: dict[int, datetime] = {}
 
     def now(self) -> datetime | None:
-        """The watermark; None before any event (unless resumed from storage)."""
-        if not self._partitions:
-            return self._start
-        slowest = min(self._partitions.values())
-        return slowest if self._start is None else max(slowest, self._start)
+        """The watermark; None before any event."""
+        return min(self._partitions.values(), default=None)
 
     def latest(self) -> datetime | None:
         """The highest event time seen on any partition."""
-        return max(self._partitions.values(), default=self._start)
+        return max(self._partitions.values(), default=None)
+
+    def partitions(self) -> dict[int, datetime]:
+        """Each partition's highest event time."""
+        return dict(self._partitions)
+
+    def merge(self, times: dict[int, datetime]) -> None:
+        """Take in partition times seen by other workers or before a restart."""
+        for partition, ts in times.items():
+            self.observe(ts, partition)
 
     def observe(self, ts: datetime, partition: int) -> None:
         """Move a partition's watermark forward to `ts` if it is later."""

@@ -89,6 +89,7 @@ class Processor:
 
     async def _handle(self, records: Sequence[Record]) -> BatchStats:
         stats = BatchStats()
+        await self._share_clock()
         pending: list[Update] = []
         for record in records:
             update = await self._admit(record, stats)
@@ -101,9 +102,16 @@ class Processor:
         await self._apply(pending, stats)
         if stats.rejections:
             await self.sink.dead_letters(stats.rejections)
-        if self.event_time and (now := self.clock.now()) is not None:
-            await self.store.advance_clock(now.timestamp())
+        await self._share_clock()
         return stats
+
+    async def _share_clock(self) -> None:
+        """Publish this worker's partition times and take in everyone else's."""
+        if not isinstance(self.clock, EventClock):
+            return
+        mine = {p: ts.timestamp() for p, ts in self.clock.partitions().items()}
+        shared = await self.store.sync_clock(mine)
+        self.clock.merge({p: datetime.fromtimestamp(t, UTC) for p, t in shared.items()})
 
     async def sweep(self) -> list[Task]:
         """Run every check that time passing has made due; returns tasks opened."""
@@ -174,14 +182,14 @@ class Processor:
     async def _apply(self, pending: list[Update], stats: BatchStats) -> None:
         if not pending:
             return
-        results = await self.store.apply(pending)
         closed = self.closed()
+        results = await self.store.apply(pending, closed)
         schedule: list[tuple[str, str, int]] = []
         for update, applied in zip(pending, results, strict=True):
             if applied.duplicate:
                 stats.duplicate += 1
-                continue
-            stats.accepted += 1
+            else:
+                stats.accepted += 1
             if applied.days is None or update.user is None or closed is None:
                 continue
             stats.opened += await self._recheck(

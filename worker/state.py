@@ -27,11 +27,11 @@ MONTH_DAYS = 30
 # zset, its counters, then every other key the events touch. ARGV[1]: JSON list of
 # [event id, day, tier, user, seen key, days key, active key] (key positions in
 # KEYS); then TTLs of the seen sets, day hashes and monthly keys, and how many
-# days of history to keep. Returns one entry per event: {0} duplicate,
+# the first day of history to keep. Returns one entry per event: {0} duplicate,
 # {1} applied without changing the user's history, {2, day, tier, ...} changed.
 APPLY_EVENTS = """
 local seen_ttl, days_ttl, month_ttl = ARGV[2], ARGV[3], ARGV[4]
-local keep = tonumber(ARGV[5])
+local prune_before = tonumber(ARGV[5])
 local users, stats = KEYS[1], KEYS[2]
 local out = {}
 local counts = {accepted = 0, duplicate = 0, ignored = 0}
@@ -40,7 +40,13 @@ for i, e in ipairs(cjson.decode(ARGV[1])) do
   local seen, days, active = KEYS[e[5]], KEYS[e[6]], KEYS[e[7]]
   if redis.call('SADD', seen, id) == 0 then
     counts.duplicate = counts.duplicate + 1
-    out[i] = {0}
+    -- A redelivery returns the history too, so that whatever the first
+    -- delivery did not finish (a schedule entry) is done again.
+    if tier > 0 and user ~= '' then
+      out[i] = {0, unpack(redis.call('HGETALL', days))}
+    else
+      out[i] = {0}
+    end
   else
     counts.accepted = counts.accepted + 1
     if tier == 0 then counts.ignored = counts.ignored + 1 end
@@ -55,9 +61,8 @@ for i, e in ipairs(cjson.decode(ARGV[1])) do
       redis.call('HSET', days, day, tier)
       redis.call('EXPIRE', days, days_ttl)
       if previous == 0 then
-        local oldest = tonumber(day) - keep + 1
         for _, field in ipairs(redis.call('HKEYS', days)) do
-          if tonumber(field) < oldest then redis.call('HDEL', days, field) end
+          if tonumber(field) < prune_before then redis.call('HDEL', days, field) end
         end
         redis.call('SADD', active, user)
         redis.call('EXPIRE', active, month_ttl)
@@ -96,15 +101,16 @@ for i = 2, #KEYS do out[#out + 1] = redis.call('SCARD', KEYS[i]) end
 return out
 """
 
-# KEYS: clock; ARGV: candidate epoch seconds; keeps the maximum
+# KEYS: clock hash; ARGV: partition, epoch pairs; keeps each partition's
+# maximum and returns every partition's
 ADVANCE_CLOCK = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local candidate = tonumber(ARGV[1])
-if candidate > current then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return ARGV[1]
+for i = 1, #ARGV, 2 do
+  local current = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '-1')
+  if tonumber(ARGV[i + 1]) > current then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
 end
-return tostring(current)
+return redis.call('HGETALL', KEYS[1])
 """
 
 SENT = "sent"
@@ -186,8 +192,16 @@ class Store:
         self._month = client.register_script(MONTH_ACTIVITY)
         self._clock = client.register_script(ADVANCE_CLOCK)
 
-    async def apply(self, updates: Sequence[Update]) -> list[Applied]:
-        """Apply events in order: one atomic script per account, one round trip."""
+    async def apply(
+        self, updates: Sequence[Update], closed: int | None = None
+    ) -> list[Applied]:
+        """Apply events in order: one atomic script per account, one round trip.
+
+        History older than any check still due after the `closed` day is
+        pruned; it is measured from the clock, not from each event's own day,
+        because one partition may run far ahead of the others in a replay.
+        """
+        prune_before = 0 if closed is None else closed - self.keep_days + 1
         if not updates:
             return []
         by_account: dict[str, list[int]] = {}
@@ -197,7 +211,7 @@ class Store:
             async with self.client.pipeline(transaction=False) as pipe:
                 for account, positions in by_account.items():
                     keys, args = self._apply_call(
-                        account, [updates[i] for i in positions]
+                        prune_before, account, [updates[i] for i in positions]
                     )
                     await self._apply(keys=keys, args=args, client=pipe)
                 pipe.sadd(self.keys.accounts, *by_account)
@@ -210,12 +224,12 @@ class Store:
         for positions, reply in zip(by_account.values(), scripts, strict=True):
             for position, r in zip(positions, reply, strict=True):
                 applied[position] = Applied(
-                    duplicate=r[0] == 0, days=_days(r[1:]) if r[0] == 2 else None
+                    duplicate=r[0] == 0, days=_days(r[1:]) if len(r) > 1 else None
                 )
         return [applied[i] for i in range(len(updates))]
 
     def _apply_call(
-        self, account: str, updates: Sequence[Update]
+        self, prune_before: int, account: str, updates: Sequence[Update]
     ) -> tuple[list[str], list[str | int]]:
         keys = [self.keys.users(account), self.keys.account_stats(account)]
         index: dict[str, int] = {}
@@ -243,7 +257,7 @@ class Store:
             self.ttl.seen,
             self.ttl.user_days,
             self.ttl.month,
-            self.keep_days,
+            prune_before,
         ]
         return keys, args
 
@@ -348,16 +362,15 @@ class Store:
             self.client.set(self.keys.task(account, task_id), SENT, keepttl=True)
         )
 
-    async def advance_clock(self, epoch: float) -> float:
-        """Raise the stored event-time watermark; returns the stored value."""
-        return float(
-            _text(await self._call(self._clock(keys=[self.keys.clock], args=[epoch])))
-        )
+    async def sync_clock(self, partitions: dict[int, float]) -> dict[int, float]:
+        """Raise the shared per-partition watermarks; returns all of them."""
+        args = [x for p, epoch in partitions.items() for x in (p, epoch)]
+        flat = await self._call(self._clock(keys=[self.keys.clock], args=args))
+        return {int(flat[i]): float(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     async def clock(self) -> float | None:
-        """The stored event-time watermark, if any."""
-        raw = await self._call(self.client.get(self.keys.clock))
-        return None if raw is None else float(_text(raw))
+        """The stored event-time watermark: the slowest partition's, if any."""
+        return min((await self.sync_clock({})).values(), default=None)
 
     async def count(self, **increments: int) -> None:
         """Add to the running counters."""

@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -177,8 +177,9 @@ async def test_a_users_history_stays_bounded_however_long_the_stream_runs(
         Update(f"e{d}", "acct-1", "ann", 738_000 + d, Tier.ACTIVE) for d in range(200)
     ]
     for update in updates:
-        await store.apply([update])
-    assert len(await store.user_days("acct-1", "ann")) <= store.keep_days
+        await store.apply([update], closed=update.day - 1)
+    # the days still open sit on top of the closed days a check may need
+    assert len(await store.user_days("acct-1", "ann")) <= store.keep_days + 1
 
 
 async def test_dau_and_mau_are_read_from_state(
@@ -267,11 +268,13 @@ class FlakyStore(Store):
 
     failed = False
 
-    async def apply(self, updates: Sequence[Update]) -> list[Applied]:
+    async def apply(
+        self, updates: Sequence[Update], closed: int | None = None
+    ) -> list[Applied]:
         if not self.failed:
             self.failed = True
             raise StateError("connection reset by peer")
-        return await super().apply(updates)
+        return await super().apply(updates, closed)
 
 
 async def test_a_batch_retried_after_a_redis_failure_is_judged_as_the_first_time(
@@ -294,3 +297,50 @@ async def test_a_batch_retried_after_a_redis_failure_is_judged_as_the_first_time
     # then the early event is applied, not dead-lettered as late
     assert stats.accepted == 2
     assert sink.rejections == []
+
+
+class LosesOneSchedule(Store):
+    """The real store, whose first schedule write fails after the events applied."""
+
+    failed = False
+
+    async def schedule(self, entries: Iterable[tuple[str, str, int]]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise StateError("connection reset by peer")
+        await super().schedule(entries)
+
+
+async def test_a_redelivered_batch_restores_a_schedule_its_first_delivery_lost(
+    settings: Settings, rules: Rules, store: Store
+) -> None:
+    # given a batch whose events applied but whose schedule write failed
+    flaky = LosesOneSchedule(store.client, store.keys, store.ttl, store.keep_days)
+    proc = Processor(settings, rules, flaky, EventClock(), CollectingSink())
+    lines = [envelope("post", "ann", "wiki", START + timedelta(hours=2))]
+    with pytest.raises(StateError):
+        await proc.handle(records(lines))
+
+    # when the batch is delivered again and every event is a duplicate
+    stats = await proc.handle(records(lines))
+
+    # then the user's check is scheduled all the same
+    assert stats.duplicate == 1
+    assert [(a, u) for a, u, _ in await store.due(10**7, 10)] == [("acct-1", "ann")]
+
+
+async def test_workers_share_one_event_clock_through_redis(
+    settings: Settings, rules: Rules, store: Store
+) -> None:
+    # given two workers' processors, each consuming one partition
+    first = Processor(settings, rules, store, EventClock(), CollectingSink())
+    second = Processor(settings, rules, store, EventClock(), CollectingSink())
+    await first.handle([Record(envelope("a", "ann", "video", START), "t", 0, 0)])
+
+    # when the second worker's partition runs days ahead
+    later = START + timedelta(days=5)
+    await second.handle([Record(envelope("b", "bob", "video", later), "t", 1, 0)])
+
+    # then its clock is held back by the first worker's partition
+    assert second.clock.now() == START
+    assert await store.clock() == START.timestamp()
