@@ -407,3 +407,21 @@ def test_future_check_alone_rejects_events_beyond_the_skew() -> None:
     with pytest.raises(InputError) as caught:
         check_not_future(event_at(NOW + timedelta(hours=1)), NOW, SKEW)
     assert caught.value.reason == "in_future"
+
+
+@pytest.mark.parametrize(
+    "char", [pytest.param("\x85", id="next-line"), pytest.param("\x9b", id="csi")]
+)
+def test_c1_control_characters_in_ids_are_rejected(char: str) -> None:
+    raw = json.dumps(
+        {
+            "event_id": "e1",
+            "account_id": f"acme{char}",
+            "user_id": "u1",
+            "event": "x",
+            "timestamp": "2024-03-01T00:00:00Z",
+        }
+    ).encode()
+    with pytest.raises(InputError) as caught:
+        parse_event(raw, 65536)
+    assert caught.value.reason == "invalid_envelope"

@@ -203,3 +203,19 @@ def test_lowercase_misspelt_variable_is_reported_as_unknown() -> None:
     assert unknown_variables({"pulse_kafka_bootsrap": "k:9092"}) == [
         "pulse_kafka_bootsrap"
     ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("redis://127.0.0.1:notaport/0", id="port-not-a-number"),
+        pytest.param("redis://127.0.0.1:99999/0", id="port-out-of-range"),
+        pytest.param("redis://127.0.0.1:6379/0?socket_timeout=abc", id="bad-option"),
+    ],
+)
+def test_redis_url_that_cannot_be_used_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("PULSE_REDIS_URL", url)
+    with pytest.raises(ConfigError, match="PULSE_REDIS_URL"):
+        load_settings()

@@ -21,7 +21,7 @@ from worker.errors import InputError
 # whitespace makes keys unreadable in redis-cli, and control characters could
 # forge the schedule's \x1f member separator or inject terminal escapes. C0 and
 # DEL are spelt out because pydantic's (Rust) `\s` does not cover \x1c-\x1f.
-ID_PATTERN = r"^[^\x00-\x20\x7f\s{}]{1,128}$"
+ID_PATTERN = r"^[^\x00-\x20\x7f-\x9f\s{}]{1,128}$"
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 # Earlier times would underflow the date arithmetic done against the clock.
 MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)

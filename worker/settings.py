@@ -8,8 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url
 
 from worker.errors import ConfigError
 
@@ -57,6 +58,17 @@ class Settings(BaseSettings):
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0", pattern=r"^(?:redis|rediss|unix)://"
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parses(cls, value: str) -> str:
+        # A bad port or option would otherwise fail on first use, in a loop.
+        try:
+            parse_url(value)  # type: ignore[no-untyped-call]
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"not a usable Redis URL: {exc}") from None
+        return value
+
     redis_prefix: str = Field(default="pulse", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     # Also faust's app id, which names its `<id>-__assignor-__leader` topic.
     group_id: str = Field(default="pulse", pattern=r"^[A-Za-z0-9._-]{1,200}$")
