@@ -54,6 +54,7 @@ class Processor:
         self.clock = clock
         self.sink = sink
         self.swept: int | None = None
+        self.clock_loaded = False
         self.lock = asyncio.Lock()
 
     @property
@@ -73,12 +74,12 @@ class Processor:
         same batch again (as the caller does) judges every record as before.
         """
         async with self.lock:
-            saved = self.clock.snapshot(), self.swept
+            saved = self.clock.snapshot(), self.swept, self.clock_loaded
             try:
                 stats = await self._handle(records)
             except BaseException:
                 self.clock.restore(saved[0])
-                self.swept = saved[1]
+                self.swept, self.clock_loaded = saved[1], saved[2]
                 raise
         await self.store.count(
             duplicate=stats.late_duplicate,
@@ -89,7 +90,11 @@ class Processor:
 
     async def _handle(self, records: Sequence[Record]) -> BatchStats:
         stats = BatchStats()
-        await self._share_clock()
+        if not self.clock_loaded:
+            # Resume from what this and other workers reached before judging
+            # any record as late; after that, each batch's end brings it in.
+            await self._share_clock()
+            self.clock_loaded = True
         pending: list[Update] = []
         for record in records:
             update = await self._admit(record, stats)
