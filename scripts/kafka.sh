@@ -19,6 +19,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=scripts/service.sh
+source scripts/service.sh
 
 POM="infra/kafka/pom.xml"
 LOG4J_CONFIG="$ROOT/infra/kafka/log4j.properties"
@@ -182,23 +184,15 @@ start() {
 }
 
 stop() {
-  local pid i
+  local pid
   if ! pid="$(broker_pid)"; then
     rm -f "$PID_FILE"
     echo "kafka: not running (no broker started by this script)"
     return
   fi
   kill -TERM "$pid"
-  for ((i = 0; i < STOP_TIMEOUT_S; i++)); do
-    broker_pid >/dev/null || break
-    sleep 1
-  done
-  if broker_pid >/dev/null; then
-    echo "kafka: pid $pid still running after ${STOP_TIMEOUT_S}s; sending SIGKILL"
-    kill -KILL "$pid"
-  fi
+  wait_gone kafka "$pid" "$STOP_TIMEOUT_S" broker_pid
   rm -f "$PID_FILE"
-  echo "kafka: stopped pid $pid"
 }
 
 status() {
@@ -220,12 +214,4 @@ status() {
   return 3
 }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  status) status ;;
-  *)
-    echo "usage: $0 {start|stop|status}" >&2
-    exit 2
-    ;;
-esac
+dispatch "$@"

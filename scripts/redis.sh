@@ -11,6 +11,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=scripts/service.sh
+source scripts/service.sh
 
 PORT="${PULSE_REDIS_PORT:-6379}"
 DATA_DIR="$(realpath -m "${PULSE_REDIS_DATA_DIR:-var/redis}")"
@@ -81,23 +83,15 @@ start() {
 }
 
 stop() {
-  local pid i
+  local pid
   if ! pid="$(redis_pid)"; then
     rm -f "$PID_FILE"
     echo "redis: not running (no instance started by this script)"
     return
   fi
   redis-cli -h 127.0.0.1 -p "$PORT" shutdown nosave >/dev/null 2>&1 || kill -TERM "$pid"
-  for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
-    redis_pid >/dev/null || break
-    sleep 0.1
-  done
-  if redis_pid >/dev/null; then
-    echo "redis: pid $pid still running after ${STOP_TIMEOUT_S}s; sending SIGKILL"
-    kill -KILL "$pid"
-  fi
+  wait_gone redis "$pid" "$STOP_TIMEOUT_S" redis_pid
   rm -f "$PID_FILE"
-  echo "redis: stopped pid $pid"
 }
 
 status() {
@@ -118,12 +112,4 @@ status() {
   return 3
 }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  status) status ;;
-  *)
-    echo "usage: $0 {start|stop|status}" >&2
-    exit 2
-    ;;
-esac
+dispatch "$@"
